@@ -29,6 +29,11 @@ def values_checked(enabled: bool) -> Iterator[None]:
         _CHECK_VALUES = previous
 
 
+def checking_values() -> bool:
+    """Whether the NaN/inf value checks (and other checks that read tensor values) are on."""
+    return _CHECK_VALUES
+
+
 def tensor(value, name: str, *, dim: int | None = None, ndim: int = 2,
            allow_empty: bool = False) -> Tensor:
     """Check that ``value`` is a floating tensor of shape (batch, dim) with finite entries."""

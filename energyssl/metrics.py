@@ -13,8 +13,18 @@ sum over an R x R midpoint grid, so the metrics below are measured, not estimate
 is the best density on training points; this puts energies that are not log-densities
 (k-means distances, reconstruction errors) on the same scale as the contrastive ones.
 
-Every function takes its device and dtype from the model; a :class:`~energyssl.datasets.World`
-can stand wherever a density is needed (its ``log_prob`` is used).
+Every function takes its device and dtype from the model (points are moved there); a
+:class:`~energyssl.datasets.World` can stand wherever a density is needed (its ``log_prob`` is
+used). Reference for the energy-to-density view: LeCun et al., "A Tutorial on Energy-Based
+Learning" (2006), section 1.3; temperature scaling as in Guo et al. (2017).
+
+Example::
+
+    world = es.datasets.get("8gaussians")
+    model = es.energies.Gaussian(2)
+    es.metrics.nll(model, world.sample(1000), world.box)   # exact NLL in nats
+    es.metrics.kl(model, world)                            # KL(world || model) on the grid
+    es.metrics.low_energy_area(model, world.box, mass=0.9)
 """
 
 from __future__ import annotations
@@ -32,13 +42,13 @@ from .datasets.world import World
 _CHUNK = 65_536
 
 
-def _like(source) -> Tensor:
-    """A tensor whose device and dtype the metric should use."""
+def _like(source) -> Tensor | None:
+    """A floating tensor of the module whose device and dtype the metric uses, or None."""
     if isinstance(source, nn.Module):
         for t in (*source.parameters(), *source.buffers()):
             if t.is_floating_point():
                 return t
-    return torch.empty(0)
+    return None
 
 
 def grid(box, resolution: int = 256, like: Tensor | None = None) -> tuple[Tensor, float]:
@@ -58,14 +68,23 @@ def grid(box, resolution: int = 256, like: Tensor | None = None) -> tuple[Tensor
 
 @torch.no_grad()
 def log_density(source, y: Tensor) -> Tensor:
-    """Unnormalised log density at y: -model(y) for an energy, log_prob(y) for a World."""
+    """Unnormalised log density at y: -model(y) for an energy, log_prob(y) for a World.
+
+    y is moved to the device and dtype of the model's parameters (when it has any) and
+    evaluated in chunks; a NaN energy raises a ValueError instead of poisoning the metric.
+    """
     if isinstance(source, World):
         return source.log_prob(y)
     if not callable(source):
         raise TypeError(f"expected an energy module or a World, got {type(source).__name__}")
+    like = _like(source)
+    if like is not None:
+        y = y.to(device=like.device, dtype=like.dtype)
     out = torch.cat([source(chunk) for chunk in y.split(_CHUNK)])
     if out.shape != y.shape[:1]:
         raise ValueError(f"the energy must return shape ({y.shape[0]},), got {tuple(out.shape)}")
+    if bool(out.isnan().any()):
+        raise ValueError(f"{type(source).__name__} returned NaN energies")
     return -out
 
 
@@ -90,10 +109,12 @@ def kl(model, world: World, resolution: int = 256, box=None) -> Tensor:
     """KL(p_world || q_model) on the grid over ``box`` (default the world's box), in nats."""
     if not isinstance(world, World):
         raise TypeError(f"world must be an energyssl World, got {type(world).__name__}")
-    box = world.box if box is None else box
-    logq = torch.log_softmax(_grid_log_density(model, box, resolution)[0], 0)
-    logp = torch.log_softmax(_grid_log_density(world, box, resolution)[0].to(logq), 0)
-    return (logp.exp() * (logp - logq)).sum()
+    points, _ = grid(world.box if box is None else box, resolution, _like(model))
+    logq = torch.log_softmax(log_density(model, points), 0)
+    logp = torch.log_softmax(log_density(world, points).to(logq), 0)
+    p = logp.exp()
+    # cells where the world has no mass contribute 0 (p log p -> 0), not 0 * inf = NaN
+    return torch.where(p > 0, p * (logp - logq), torch.zeros_like(p)).sum()
 
 
 def low_energy_area(source, box, mass: float = 0.9, resolution: int = 256) -> Tensor:
@@ -105,6 +126,7 @@ def low_energy_area(source, box, mass: float = 0.9, resolution: int = 256) -> Te
     logp, cell = _grid_log_density(source, box, resolution)
     p = torch.softmax(logp.double(), 0).sort(descending=True).values
     cells = torch.searchsorted(p.cumsum(0), torch.tensor([mass], dtype=p.dtype, device=p.device))
+    # the total can sit a rounding error below mass, which would index one past the last cell
     return ((cells[0] + 1).clamp(max=p.numel()) * cell).to(logp.dtype)
 
 
@@ -125,20 +147,21 @@ class Calibrated(NamedTuple):
 def calibrated_nll(model, points: Tensor, box, train: Tensor,
                    resolution: int = 256) -> Calibrated:
     """NLL of ``points`` under exp(-beta F) / Z_beta, with beta fitted by maximum likelihood on
-    ``train``. The training NLL, beta * mean F(train) + log Z_beta, is convex in beta, so the
-    1-D search over log beta in [-12, 12] finds its minimum."""
+    ``train``. The training NLL, beta * mean F(train) + log Z_beta, is convex in beta (so
+    unimodal in log beta), and a bounded 1-D search over log beta in [-12, 12] finds its
+    minimum. The search runs in float64; the returned NLL has the model's device and dtype."""
     _checks.tensor(points, "points", dim=2)
     _checks.tensor(train, "train", dim=2)
     neg_f, cell = _grid_log_density(model, box, resolution)
-    neg_f = neg_f.double()
-    f_train = -log_density(model, train).double().mean()
+    grid_neg_f = neg_f.double()
+    f_train = float(-log_density(model, train).double().mean())
 
     def objective(log_beta: float) -> float:
         b = math.exp(log_beta)
-        return float(b * f_train + torch.logsumexp(b * neg_f, 0))
+        return b * f_train + float(torch.logsumexp(b * grid_neg_f, 0))
 
     beta = math.exp(minimize_scalar(objective, bounds=(-12.0, 12.0), method="bounded",
                                     options={"xatol": 1e-6}).x)
     f_points = -log_density(model, points).double().mean()
-    value = beta * f_points + torch.logsumexp(beta * neg_f, 0) + math.log(cell)
-    return Calibrated(value.to(neg_f.device, torch.get_default_dtype()), beta)
+    value = beta * f_points + torch.logsumexp(beta * grid_neg_f, 0) + math.log(cell)
+    return Calibrated(value.to(neg_f.dtype), beta)

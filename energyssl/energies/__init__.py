@@ -1,0 +1,13 @@
+"""Energies E(x, y, z): each one short file that defines ``energy`` and inherits the rest."""
+
+from .gaussian import Gaussian
+from .joint_embedding import JointEmbedding
+from .kmeans import KMeans
+from .latent_decoder import Ellipse, LatentDecoder
+from .masked import DenoisingAutoencoder
+from .mlp import MLP
+from .sparse_coding import SparseCoding
+from .vae import VAE, gaussian_kl
+
+__all__ = ["MLP", "Gaussian", "LatentDecoder", "Ellipse", "JointEmbedding", "KMeans",
+           "VAE", "gaussian_kl", "DenoisingAutoencoder", "SparseCoding"]

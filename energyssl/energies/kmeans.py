@@ -1,0 +1,237 @@
+"""k-means as an energy, and the batch algorithms that fit it.
+
+With k prototypes w_1 .. w_k (the rows of W, shape (k, dim)) and a one-hot latent z::
+
+    E(y, z)    = ||y - z W||^2                       (z one-hot: the squared distance to one w_j)
+    F_inf(y)   = min_j ||y - w_j||^2
+    F_beta(y)  = -1/beta log (1/k) sum_j exp(-beta ||y - w_j||^2)     (soft k-means)
+
+``exp(-beta F_beta)`` is, up to a constant, a mixture of k isotropic Gaussians with equal
+weights and variance 1/(2 beta). The latent set is finite, so the architecture alone limits the
+low-energy region: exactly the k centroids have zero energy, whatever the training loss. This
+is why plain energy minimisation (:class:`energyssl.regimes.EnergyLoss`) does not collapse here:
+its gradient moves each centroid toward the points nearest to it (MacQueen 1967's online rule).
+
+The pure functions work on any device and never loop over points:
+
+* :func:`assign` — nearest centroid of every point, in chunks of rows so the (N, k) distance
+  matrix is never held whole;
+* :func:`kmeans_pp` — k-means++ seeding (Arthur and Vassilvitskii 2007);
+* :func:`lloyd_step` and :func:`lloyd` — Lloyd's batch algorithm (Lloyd 1982): assign every
+  point to its nearest centroid, move every centroid to the mean of its points.
+
+Example::
+
+    y = es.datasets.make("8gaussians", 4000, seed=0)
+    model = es.energies.KMeans(8, dim=2).fit_lloyd(y, seed=0)
+    model(y)                   # (4000,) squared distance to the nearest centroid
+    model.infer_z(y)           # (4000, 8) one-hot codes
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .. import _checks
+from ..energy import Energy
+from ..latents import Enumerate
+
+# Entries of one (rows, k) block of distances in assign(): 1 MiB in float32, big enough for
+# an efficient matmul, small enough to stay in cache.
+_BLOCK = 1 << 18
+
+
+def _check_centers(y: Tensor, centers: Tensor) -> None:
+    _checks.tensor(centers, "centers", dim=y.shape[1])
+    if centers.dtype != y.dtype or centers.device != y.device:
+        raise ValueError(f"centers must match y in dtype and device: got {centers.dtype} on "
+                         f"{centers.device}, y is {y.dtype} on {y.device}")
+    if centers.shape[0] > y.shape[0]:
+        raise ValueError(f"k = {centers.shape[0]} centers is more than the {y.shape[0]} points")
+
+
+def _assign(y: Tensor, centers: Tensor) -> tuple[Tensor, Tensor]:
+    """Unchecked :func:`assign`."""
+    k = centers.shape[0]
+    rows = max(1, _BLOCK // k)
+    c_sq = (centers * centers).sum(-1)
+    labels = torch.empty(y.shape[0], dtype=torch.long, device=y.device)
+    sq = torch.empty(y.shape[0], dtype=y.dtype, device=y.device)
+    for start in range(0, y.shape[0], rows):
+        block = y[start:start + rows]
+        # ||w||^2 - 2 y.w: the ||y||^2 term does not change the argmin and is added after
+        dist = torch.addmm(c_sq, block, centers.T, alpha=-2)
+        torch.min(dist, 1, out=(sq[start:start + rows], labels[start:start + rows]))
+    sq += (y * y).sum(-1)
+    return labels, sq.clamp_(min=0)
+
+
+def assign(y: Tensor, centers: Tensor) -> tuple[Tensor, Tensor]:
+    """Nearest centroid of every point: ``(labels (N,), sq_dist (N,))``.
+
+    Distances use ||y||^2 - 2 y.w + ||w||^2 (a matmul), one block of rows at a time. Rounding
+    can make that a tiny negative number for a point on a centroid; it is clamped at 0, which
+    is the only value the exact distance can take there.
+    """
+    _checks.tensor(y, "y")
+    _check_centers(y, centers)
+    return _assign(y, centers)
+
+
+def kmeans_pp(y: Tensor, k: int, generator: torch.Generator | None = None) -> Tensor:
+    """k-means++ seeding (Arthur and Vassilvitskii 2007): k rows of y, shape (k, dim).
+
+    The first center is a uniform draw; each next one is drawn with probability proportional to
+    D(y)^2, the squared distance to the nearest center chosen so far, by inverting the
+    cumulative sum of D^2 with one uniform number (no host sync). The loop runs over the k
+    centers; D^2 is updated for all points at once. ``generator`` must live on y's device.
+    """
+    _checks.tensor(y, "y")
+    k = _checks.integer(k, "k")
+    n = y.shape[0]
+    if k > n:
+        raise ValueError(f"k = {k} centers is more than the {n} points")
+    index = torch.randint(n, (1,), generator=generator, device=y.device)
+    centers = [y[index]]
+    d2 = ((y - centers[0]) ** 2).sum(-1)
+    for _ in range(1, k):
+        cdf = d2.cumsum(0)
+        u = torch.rand(1, generator=generator, device=y.device, dtype=y.dtype) * cdf[-1]
+        index = torch.searchsorted(cdf, u, right=True).clamp_(max=n - 1)
+        centers.append(y[index])
+        d2 = torch.minimum(d2, ((y - centers[-1]) ** 2).sum(-1))
+    return torch.cat(centers)
+
+
+def _update(y: Tensor, labels: Tensor, sq: Tensor, centers: Tensor) -> Tensor:
+    """Move each centroid to the mean of its points; relocate the empty ones.
+
+    A centroid with no point moves onto one of the points farthest from their own centroid
+    (the j-th empty centroid takes the j-th farthest point), as in scikit-learn. The
+    relocation is computed for every step, so no host sync is needed to test for emptiness.
+    """
+    k = centers.shape[0]
+    sums = torch.zeros_like(centers).index_add_(0, labels, y)
+    counts = torch.bincount(labels, minlength=k)
+    empty = counts == 0
+    means = sums / counts.clamp(min=1).unsqueeze(1).to(y.dtype)
+    rank = (empty.cumsum(0) - 1).clamp_(min=0)
+    farthest = y[sq.topk(k).indices[rank]]
+    return torch.where(empty.unsqueeze(1), farthest, means)
+
+
+def lloyd_step(y: Tensor, centers: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """One Lloyd iteration: ``(new_centers, labels, sq_dist)``, labels and distances of the old.
+
+    Never increases the inertia sum_i min_j ||y_i - w_j||^2: each mean minimises the squared
+    error of its cluster, a relocated empty centroid sits on a point at distance 0, and the
+    next assignment can only lower each point's distance further.
+    """
+    _checks.tensor(y, "y")
+    _check_centers(y, centers)
+    labels, sq = _assign(y, centers)
+    return _update(y, labels, sq, centers), labels, sq
+
+
+def lloyd(y: Tensor, centers: Tensor, iters: int = 300,
+          tol: float = 1e-4) -> tuple[Tensor, Tensor, Tensor]:
+    """Lloyd's algorithm from ``centers``: ``(centers, labels, inertia)``.
+
+    Runs at most ``iters`` iterations and stops once the inertia falls by less than
+    ``tol`` times its value (tol = 0: only at a fixed point, when the inertia stops falling).
+    That test reads one number from the device per iteration, the loop's only host sync.
+    The labels and the inertia returned belong to the centers returned.
+    """
+    _checks.tensor(y, "y")
+    _check_centers(y, centers)
+    iters = _checks.integer(iters, "iters", minimum=0)
+    tol = _checks.positive(tol, "tol", allow_zero=True)
+    labels, sq = _assign(y, centers)
+    inertia = sq.sum()
+    previous = inertia.item()
+    for _ in range(iters):
+        centers = _update(y, labels, sq, centers)
+        labels, sq = _assign(y, centers)
+        inertia = sq.sum()
+        current = inertia.item()
+        if previous - current <= tol * previous:
+            break
+        previous = current
+    return centers, labels, inertia
+
+
+class KMeans(Energy):
+    """E(y, z) = ||y - z W||^2 with z one-hot over k centroids W (k, dim); see the module doc.
+
+    ``model(y)`` is the free energy at ``beta``: the squared distance to the nearest centroid
+    (beta = inf) or the soft k-means softmin (finite beta). ``infer_z`` returns one-hot rows,
+    like :class:`~energyssl.latents.Enumerate`, which is the model's latent.
+
+    Args:
+        k: number of centroids.
+        dim: dimension of y.
+        beta: inverse temperature of ``model(y)``.
+
+    Example::
+
+        model = es.energies.KMeans(8, dim=2)
+        es.fit(model, es.regimes.Lloyd(), y, steps=20, batch_size=len(y))
+    """
+
+    def __init__(self, k: int, dim: int, beta: float = math.inf):
+        self.k = _checks.integer(k, "k")
+        super().__init__(dim, latent=Enumerate(torch.eye(self.k)), beta=beta)
+        self.centroids = nn.Parameter(torch.randn(self.k, dim))
+
+    def energy(self, y, x=None, z=None):
+        if z is None:
+            raise ValueError("KMeans.energy needs a one-hot z; call the model for the free energy")
+        _checks.same_batch(z, y, "z", "y")
+        return ((y - z @ self.centroids) ** 2).sum(-1)
+
+    def sq_distances(self, y: Tensor) -> Tensor:
+        """||y_i - w_j||^2 for every point and centroid, shape (B, k), from one matmul."""
+        w = self.centroids
+        return (y * y).sum(-1, keepdim=True) - 2 * y @ w.T + (w * w).sum(-1)
+
+    def free_energy(self, y, x=None, beta=math.inf):
+        """F_beta(y); min_j ||y - w_j||^2 at beta = inf.
+
+        The nearest centroid j* is found from :meth:`sq_distances`; the minimum itself is
+        ||y - w_j*||^2 computed directly, so it is exactly 0 on a centroid (no cancellation).
+        At finite beta, F = d_j* - 1/beta log (1/k) sum_j exp(-beta (d_j - d_j*)), the same
+        softmin as :class:`~energyssl.latents.Enumerate` with the minimum factored out.
+        """
+        y, x = self.check(y, x)
+        beta = _checks.positive(beta, "beta", allow_inf=True)
+        d = self.sq_distances(y)
+        low, nearest = d.min(-1)
+        exact = ((y - self.centroids[nearest]) ** 2).sum(-1)
+        if math.isinf(beta):
+            return exact
+        gaps = d - low.unsqueeze(-1)
+        return exact - (torch.logsumexp(-beta * gaps, -1) - math.log(self.k)) / beta
+
+    def infer_z(self, y, x=None):
+        """One-hot code of the nearest centroid, shape (B, k)."""
+        y, x = self.check(y, x)
+        with torch.no_grad():
+            labels, _ = assign(y, self.centroids.detach().to(y.dtype))
+        return F.one_hot(labels, self.k).to(y.dtype)
+
+    @torch.no_grad()
+    def fit_lloyd(self, y: Tensor, iters: int = 300, tol: float = 1e-4,
+                  seed: int | None = None) -> KMeans:
+        """Fit the centroids to all of y: k-means++ seeding, then :func:`lloyd`. Returns self."""
+        y = _checks.tensor(y, "y", dim=self.dim)
+        generator = None
+        if seed is not None:
+            generator = torch.Generator(device=y.device)
+            generator.manual_seed(_checks.integer(seed, "seed", minimum=0))
+        centers, _, _ = lloyd(y, kmeans_pp(y, self.k, generator), iters, tol)
+        self.centroids.copy_(centers)
+        return self

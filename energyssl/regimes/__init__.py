@@ -1,0 +1,14 @@
+"""Regimes: how an energy is trained, one batch at a time (see :mod:`.base`).
+
+* contrastive (:mod:`.contrastive`): push data down and chosen negatives up;
+* regularized (:mod:`.regularized`): limit the volume of y-space that can take low energy.
+"""
+
+from .base import Regime, Step, energies
+from .contrastive import *  # noqa: F401,F403
+from .contrastive import __all__ as _contrastive
+from .energy_loss import EnergyLoss
+from .regularized import *  # noqa: F401,F403
+from .regularized import __all__ as _regularized
+
+__all__ = ["Regime", "Step", "energies", "EnergyLoss", *_contrastive, *_regularized]

@@ -1,0 +1,133 @@
+"""Closed-form k-means regimes: Lloyd's batch step and Sculley's mini-batch k-means.
+
+Both train an :class:`~energyssl.energies.KMeans` energy without gradients. The first batch
+seeds the centroids by k-means++ (Arthur and Vassilvitskii 2007); each step then assigns the
+batch to the nearest centroids and moves them:
+
+* :class:`Lloyd` (Lloyd 1982) — every centroid jumps to the mean of its batch points::
+
+      w_j <- mean { y_i : nearest(y_i) = j }          (empty clusters: see lloyd_step)
+
+  This is exact Lloyd when each batch is the whole data set; :func:`energyssl.fit` draws
+  batches with replacement, so for the exact algorithm call ``model.fit_lloyd(y)``.
+* :class:`MiniBatchKMeans` (Sculley 2010) — per-centroid learning rates 1/n_j, with n_j the
+  number of points the centroid has absorbed so far (a buffer of the regime)::
+
+      n_j <- n_j + m_j,    w_j <- w_j + (sum_{i in batch, nearest j} y_i - m_j w_j) / n_j
+
+  which is Sculley's point-by-point rule w <- (1 - 1/n) w + y / n applied to the m_j batch
+  points of centroid j, with the assignments cached at the start of the batch as in his
+  algorithm. Each centroid is the running mean of every point it has absorbed.
+
+The gradient form needs no regime of its own: ``regimes.EnergyLoss()`` on a KMeans model
+lowers min_j ||y - w_j||^2 by moving each nearest centroid toward its points. It cannot
+collapse, because the architecture gives zero energy to k points only.
+
+Example::
+
+    model = es.energies.KMeans(8, dim=2)
+    es.fit(model, es.regimes.MiniBatchKMeans(), y, steps=300, batch_size=256)
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ...energies.kmeans import KMeans, assign, kmeans_pp, lloyd_step
+from ..base import Regime, Step
+
+
+def _check(model, y: Tensor, x: Tensor | None) -> None:
+    if not isinstance(model, KMeans):
+        raise TypeError(f"this regime trains an energyssl.energies.KMeans, got "
+                        f"{type(model).__name__}")
+    if x is not None:
+        raise ValueError("k-means is unconditional; it takes no x")
+    model.check(y)
+    if model.k > y.shape[0]:
+        raise ValueError(f"batch of {y.shape[0]} points is smaller than k = {model.k}; "
+                         "raise batch_size")
+
+
+class _Seeded(Regime):
+    """Seeds the centroids by k-means++ on the first batch it sees (kept in the state dict)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seeded = False
+
+    def seed(self, model: KMeans, y: Tensor) -> None:
+        if not self.seeded:
+            model.centroids.copy_(kmeans_pp(y, model.k))
+            self.seeded = True
+
+    def get_extra_state(self):
+        return {"seeded": self.seeded}
+
+    def set_extra_state(self, state) -> None:
+        self.seeded = bool(state["seeded"])
+
+
+class Lloyd(_Seeded):
+    """One Lloyd step per batch; returns ``Step(None, logs)``.
+
+    Logs: ``inertia``, the batch's mean squared distance to the nearest centroid before the
+    step, and ``empty``, how many centroids had no point in the batch.
+
+    Example::
+
+        model = es.energies.KMeans(8, dim=2)
+        es.fit(model, es.regimes.Lloyd(), y, steps=30, batch_size=len(y))
+    """
+
+    @torch.no_grad()
+    def forward(self, model, y, x=None):
+        _check(model, y, x)
+        w = model.centroids
+        y = y.to(w.dtype)
+        self.seed(model, y)
+        centers, labels, sq = lloyd_step(y, w.detach())
+        w.copy_(centers)
+        empty = model.k - torch.bincount(labels, minlength=model.k).count_nonzero()
+        return Step(None, {"inertia": sq.mean(), "empty": empty})
+
+
+class MiniBatchKMeans(_Seeded):
+    """Sculley's mini-batch k-means; returns ``Step(None, logs)``.
+
+    ``counts`` (k,) holds n_j, the number of points each centroid has absorbed; a centroid
+    that no batch point is nearest to keeps its place. Logs as for :class:`Lloyd`.
+
+    Example::
+
+        es.fit(model, es.regimes.MiniBatchKMeans(), y, steps=500, batch_size=256)
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("counts", torch.zeros(0))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # counts is sized by the first batch; take the checkpoint's size before loading into it
+        key = prefix + "counts"
+        if key in state_dict:
+            self.counts = torch.empty_like(state_dict[key], device=self.counts.device)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    @torch.no_grad()
+    def forward(self, model, y, x=None):
+        _check(model, y, x)
+        w = model.centroids
+        y = y.to(w.dtype)
+        self.seed(model, y)
+        if self.counts.shape != (model.k,):
+            self.counts = torch.zeros(model.k, dtype=w.dtype, device=w.device)
+        labels, sq = assign(y, w.detach())
+        batch_counts = torch.bincount(labels, minlength=model.k).to(w.dtype)
+        sums = torch.zeros_like(w).index_add_(0, labels, y)
+        self.counts += batch_counts
+        rate = 1 / self.counts.clamp(min=1).unsqueeze(1)
+        w.add_((sums - batch_counts.unsqueeze(1) * w) * rate)
+        empty = model.k - batch_counts.count_nonzero()
+        return Step(None, {"inertia": sq.mean(), "empty": empty})

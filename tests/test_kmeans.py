@@ -1,0 +1,209 @@
+"""k-means: the energy, its free energy, k-means++, Lloyd and the mini-batch regime."""
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import energyssl as es
+from energyssl.energies.kmeans import assign, kmeans_pp, lloyd, lloyd_step
+
+
+def _points(seed, n, dim, device, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, dim, generator=g, dtype=dtype).to(device)
+
+
+def _inertia(y, centers):
+    return torch.cdist(y, centers).pow(2).min(1).values.sum()
+
+
+@settings(max_examples=20)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 300), k=st.integers(1, 40),
+       dim=st.integers(1, 5))
+def test_assign_matches_brute_force(seed, n, k, dim):
+    y = _points(seed, n, dim, "cpu")
+    centers = _points(seed + 1, k, dim, "cpu")
+    labels, sq = assign(y, centers)
+    plain = ((y[:, None, :] - centers[None]) ** 2).sum(-1)
+    torch.testing.assert_close(sq, plain.min(1).values)
+    assert torch.equal(labels, plain.argmin(1))
+
+
+def test_assign_crosses_block_boundaries(device):
+    # more rows than one block holds: the blocks must tile the points exactly
+    y = _points(0, 5000, 3, device)
+    centers = _points(1, 100, 3, device)
+    labels, sq = assign(y, centers)
+    plain = ((y[:, None, :] - centers[None]) ** 2).sum(-1)
+    assert torch.equal(labels, plain.argmin(1))
+    torch.testing.assert_close(sq, plain.min(1).values)
+
+
+@settings(max_examples=15)
+@given(seed=st.integers(0, 10_000), n=st.integers(20, 200), k=st.integers(1, 12),
+       far=st.booleans())
+def test_lloyd_step_never_increases_inertia(seed, n, k, far):
+    y = _points(seed, n, 2, "cpu")
+    # far: some centroids start far away and are empty; they must be relocated, not lost
+    shift = (50.0 if far else 0.0) * (torch.arange(k) % 2)[:, None]
+    centers = _points(seed + 7, k, 2, "cpu") + shift
+    before = _inertia(y, centers)
+    new, labels, sq = lloyd_step(y, centers)
+    assert torch.equal(labels, torch.cdist(y, centers).argmin(1))
+    assert _inertia(y, new) <= before * (1 + 1e-12)
+    assert torch.isfinite(new).all()
+
+
+def test_empty_clusters_move_onto_the_farthest_points(device):
+    y = torch.tensor([[0.0, 0.0], [0.1, 0.0], [5.0, 0.0], [9.0, 0.0]], device=device)
+    centers = torch.tensor([[0.0, 0.0], [100.0, 100.0], [-100.0, 100.0]], device=device)
+    new, _, _ = lloyd_step(y, centers)
+    # all points sit in cluster 0; the two empty centroids take the two farthest points
+    torch.testing.assert_close(new[0], y.mean(0))
+    torch.testing.assert_close(new[1], y[3])
+    torch.testing.assert_close(new[2], y[2])
+
+
+def test_lloyd_converges_to_a_fixed_point(device):
+    y = _points(3, 500, 2, device)
+    centers, labels, inertia = lloyd(y, kmeans_pp(y, 6), iters=500, tol=0.0)
+    again, labels2, _ = lloyd_step(y, centers)
+    torch.testing.assert_close(again, centers)                      # a fixed point of Lloyd
+    assert torch.equal(labels, labels2)
+    torch.testing.assert_close(inertia, _inertia(y, centers))       # inertia of what it returns
+
+
+def test_kmeans_pp_never_picks_a_chosen_point_twice(device):
+    # D^2 sampling gives probability 0 to the chosen points: k = n picks every point once
+    y = _points(5, 30, 2, device)
+    g = torch.Generator(device=device).manual_seed(0)
+    centers = kmeans_pp(y, 30, generator=g)
+    order = lambda t: t[torch.argsort(t[:, 0])]  # noqa: E731
+    torch.testing.assert_close(order(centers), order(y))
+
+
+def test_kmeans_pp_spreads_over_separated_clusters(device):
+    world = es.datasets.get("8gaussians")
+    y = es.datasets.make("8gaussians", 2000, seed=1, device=device)
+    g = torch.Generator(device=device).manual_seed(2)
+    hits = set(torch.cdist(kmeans_pp(y, 8, generator=g),
+                           world.centers.to(y)).argmin(1).tolist())
+    assert len(hits) >= 7        # uniform seeding would average about 5.3 distinct clusters
+
+
+@settings(max_examples=15)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 10), beta=st.floats(0.05, 50.0))
+def test_free_energy_matches_the_enumerated_latent(seed, k, beta):
+    torch.manual_seed(seed)
+    model = es.energies.KMeans(k, dim=3).double()
+    y = _points(seed, 40, 3, "cpu")
+    # the latent strategy tiles E(y, z) over every one-hot z: an independent computation
+    for b in (math.inf, beta):
+        torch.testing.assert_close(model.free_energy(y, beta=b),
+                                   model.latent.free_energy(model, y, None, b))
+    f_inf = model.free_energy(y)
+    f_beta = model.free_energy(y, beta=beta)
+    assert (f_beta >= f_inf - 1e-9).all()
+    assert (f_beta <= f_inf + math.log(k) / beta + 1e-9).all()
+    assert torch.equal(model.infer_z(y), model.latent.infer(model, y, None))
+
+
+def test_exactly_the_centroids_have_zero_energy(device):
+    torch.manual_seed(0)
+    model = es.energies.KMeans(5, dim=2).to(device)
+    w = model.centroids.detach()
+    assert torch.equal(model(w), torch.zeros(5, device=device))
+    y = torch.randn(1000, 2, device=device)
+    assert (model(y) > 0).all()
+    # soft k-means: a mixture of isotropic Gaussians, so exp(-beta F) is a sum of bumps
+    model.beta = 2.0
+    plain = -torch.logsumexp(-2.0 * torch.cdist(y, w).pow(2), 1) / 2.0 + math.log(5) / 2.0
+    torch.testing.assert_close(model(y), plain, rtol=1e-5, atol=1e-5)
+
+
+def test_fit_lloyd_finds_the_eight_centres():
+    world = es.datasets.get("8gaussians")
+    y = es.datasets.make("8gaussians", 4000, seed=0)
+    model = es.energies.KMeans(8, dim=2).fit_lloyd(y, seed=0)
+    dist = torch.cdist(model.centroids.detach().double(), world.centers)
+    assert dist.min(1).values.max() < 0.1
+    assert len(set(dist.argmin(1).tolist())) == 8
+
+
+@pytest.mark.parametrize("regime, steps, batch", [
+    (es.regimes.Lloyd(), 20, 4000), (es.regimes.MiniBatchKMeans(), 600, 256)])
+def test_regimes_find_the_eight_centres(regime, steps, batch):
+    world = es.datasets.get("8gaussians")
+    y = es.datasets.make("8gaussians", 4000, seed=0)
+    model = es.energies.KMeans(8, dim=2)
+    history = es.fit(model, regime, y, steps=steps, batch_size=batch, seed=1, progress=False)
+    dist = torch.cdist(model.centroids.detach().double(), world.centers)
+    assert dist.min(1).values.max() < 0.1
+    assert history["inertia"][-1] < 0.3   # 2 * 0.354^2 = 0.25 within a cluster
+
+
+def test_gradient_form_moves_centroids_to_their_points():
+    # EnergyLoss on k-means cannot collapse: it is online k-means by gradient descent
+    world = es.datasets.get("8gaussians")
+    y = es.datasets.make("8gaussians", 4000, seed=0)
+    torch.manual_seed(0)
+    model = es.energies.KMeans(8, dim=2)
+    with torch.no_grad():
+        model.centroids.copy_(kmeans_pp(y, 8))
+    es.fit(model, es.regimes.EnergyLoss(), y, steps=400, batch_size=256, lr=0.02, seed=0,
+           progress=False)
+    dist = torch.cdist(model.centroids.detach().double(), world.centers)
+    assert dist.min(1).values.max() < 0.1
+
+
+def test_minibatch_update_is_sculleys_sequential_rule():
+    torch.manual_seed(0)
+    model = es.energies.KMeans(3, dim=2).double()
+    regime = es.regimes.MiniBatchKMeans()
+    regime.seeded = True                      # keep the random start
+    batches = [_points(i, 20, 2, "cpu") for i in range(3)]
+    w = model.centroids.detach().clone()
+    counts = torch.zeros(3, dtype=torch.float64)
+    for y in batches:
+        labels = torch.cdist(y, w).argmin(1)  # cached at the start of the batch (Sculley)
+        for point, j in zip(y, labels.tolist(), strict=True):
+            counts[j] += 1
+            w[j] = (1 - 1 / counts[j]) * w[j] + point / counts[j]
+        regime(model, y)
+    torch.testing.assert_close(model.centroids.detach(), w)
+    torch.testing.assert_close(regime.counts, counts)
+
+
+def test_regime_state_round_trips():
+    y = es.datasets.make("8gaussians", 500, seed=0)
+    model = es.energies.KMeans(4, dim=2)
+    regime = es.regimes.MiniBatchKMeans()
+    regime(model, y[:100])
+    fresh = es.regimes.MiniBatchKMeans()
+    fresh.load_state_dict(regime.state_dict())
+    assert fresh.seeded and torch.equal(fresh.counts, regime.counts)
+
+
+def test_bad_input():
+    y = torch.randn(5, 2)
+    with pytest.raises(ValueError, match="k = 6"):
+        kmeans_pp(y, 6)
+    with pytest.raises(ValueError, match="k = 6"):
+        lloyd(y, torch.randn(6, 2))
+    with pytest.raises(ValueError, match="raise batch_size"):
+        es.regimes.Lloyd()(es.energies.KMeans(6, dim=2), y)
+    with pytest.raises(ValueError, match="centers"):
+        assign(y, torch.randn(3, 3))
+    with pytest.raises(ValueError, match="beta"):
+        es.energies.KMeans(3, dim=2, beta=0.0)
+    with pytest.raises(ValueError, match="beta"):
+        es.energies.KMeans(3, dim=2).free_energy(y, beta=-1.0)
+    with pytest.raises(ValueError, match="tol"):
+        lloyd(y, y[:2], tol=-1.0)
+    with pytest.raises(ValueError, match="NaN"):
+        assign(torch.tensor([[math.nan, 0.0]]), torch.zeros(1, 2))
+    with pytest.raises(TypeError, match="KMeans"):
+        es.regimes.Lloyd()(es.energies.MLP(dim=2), y)
