@@ -33,11 +33,18 @@ CASES = {
     "JointEmbedding": lambda: energies.JointEmbedding(_encoder(), dim=2),
     "JointEmbedding|cosine": lambda: energies.JointEmbedding(_encoder(), dim=2,
                                                              distance="cosine"),
+    "KMeans": lambda: energies.KMeans(5, 2),
+    "KMeans|soft": lambda: energies.KMeans(5, 2, beta=1.5),
+    "SparseCoding": lambda: energies.SparseCoding(2, 6, lam=0.05),
+    "VAE": lambda: energies.VAE(2, latent_dim=2, hidden=16),
+    "DenoisingAutoencoder|mask": lambda: energies.DenoisingAutoencoder(2, hidden=16, draws=4),
+    "DenoisingAutoencoder|noise": lambda: energies.DenoisingAutoencoder(
+        2, corruption="noise", sigma=0.3, hidden=16, draws=4),
 }
 
 
 def _inputs(model, n, dtype=torch.float32, device="cpu", seed=0):
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(10_007 + seed)  # not the seed the models were built with
     y = torch.randn(n, model.dim, generator=g, dtype=dtype).to(device)
     x = None if model.x_dim is None else torch.rand(n, model.x_dim, generator=g,
                                                     dtype=dtype).to(device)
