@@ -159,7 +159,7 @@ class Energy(nn.Module):
         with torch.no_grad(), _checks.values_checked(False):
             f = self.free_energy(y.detach(), xx, self.beta).view(rows, n_starts)
         minima = [_distinct(pts, fs, tol) for pts, fs in
-                  zip(y.detach().view(rows, n_starts, self.dim), f)]
+                  zip(y.detach().view(rows, n_starts, self.dim), f, strict=True)]
         return minima[0] if x is None else minima
 
 

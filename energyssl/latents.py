@@ -103,7 +103,8 @@ def grid(low, high, n: int) -> Enumerate:
         raise ValueError(f"grid needs a 1-D or 2-D latent box, got low={low!r}, high={high!r}")
     if not bool((highs > lows).all()):
         raise ValueError(f"grid needs high > low on every axis, got low={low!r}, high={high!r}")
-    axes = [lo + (torch.arange(n) + 0.5) * (hi - lo) / n for lo, hi in zip(lows, highs)]
+    axes = [lo + (torch.arange(n) + 0.5) * (hi - lo) / n
+            for lo, hi in zip(lows, highs, strict=True)]
     mesh = torch.meshgrid(*axes, indexing="ij")
     return Enumerate(torch.stack([m.reshape(-1) for m in mesh], -1))
 
@@ -111,9 +112,10 @@ def grid(low, high, n: int) -> Enumerate:
 class Descent(Latent):
     """Continuous z in the box [low, high]^dim, minimised by Adam from several random restarts.
 
-    ``infer`` runs ``steps`` Adam steps on ``restarts`` starts drawn uniformly in the box and keeps
-    the best. At finite beta the free energy is the Monte-Carlo softmin over ``samples`` uniform
-    draws, an unbiased-in-the-limit estimate of -1/beta log (1/|Z|) ∫ exp(-beta E) dz.
+    ``infer`` runs ``steps`` projected Adam steps (z is clamped back into the box after each) on
+    ``restarts`` starts drawn uniformly in the box and keeps the best. At finite beta the free
+    energy is the Monte-Carlo softmin over ``samples`` uniform draws, a consistent estimate of
+    -1/beta log (1/|Z|) ∫ exp(-beta E) dz.
     """
 
     def __init__(self, dim: int, low: float = -1.0, high: float = 1.0, restarts: int = 8,
@@ -142,6 +144,8 @@ class Descent(Latent):
                 (grad,) = torch.autograd.grad(model.energy(yy, xx, z).sum(), z)
                 z.grad = grad
                 opt.step()
+                with torch.no_grad():
+                    z.clamp_(self.low, self.high)  # projected descent: z stays in its box
         with torch.no_grad():
             best = model.energy(yy, xx, z).view(y.shape[0], k).argmin(-1)
             index = best.view(-1, 1, 1).expand(-1, 1, self.dim)

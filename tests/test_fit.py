@@ -61,7 +61,7 @@ def test_same_seed_same_run_and_resume_equals_uninterrupted():
 
     assert rest.steps == list(range(25, 40))
     np.testing.assert_allclose(rest["loss"], full["loss"][25:], rtol=1e-6)
-    for a, b in zip(resumed.parameters(), straight.parameters()):
+    for a, b in zip(resumed.parameters(), straight.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
     other = copy.deepcopy(base)

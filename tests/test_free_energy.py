@@ -103,7 +103,7 @@ def test_infer_y_is_multimodal_for_a_conditional_energy():
     x = torch.tensor([[1.0], [2.5]])
     minima = TwoWells().infer_y(x, n_starts=16, box=((-4, 4),), steps=400, lr=0.05)
     assert len(minima) == 2
-    for row, found in zip(x[:, 0], minima):
+    for row, found in zip(x[:, 0], minima, strict=True):
         expected = torch.tensor([-row, row])
         assert found.shape == (2, 1)
         torch.testing.assert_close(found[:, 0].sort().values, expected, atol=1e-2, rtol=0)

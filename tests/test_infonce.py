@@ -200,16 +200,7 @@ def test_mining_plugs_into_the_regime(device):
     assert InfoNCE(0.5, mining=MoCHi(4, 4, 2))(model, y, x).loss > plain
 
 
-@pytest.fixture
-def one_thread():
-    """Small models train as fast on one thread, and then do not fight other processes."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_trains_a_joint_embedding_to_retrieve_pairs(one_thread):
+def test_trains_a_joint_embedding_to_retrieve_pairs():
     torch.manual_seed(0)
     x = torch.randn(512, 2)
     y = x.flip(1) * torch.tensor([1.0, -1.0]) + 0.05 * torch.randn(512, 2)  # x turned 90 deg

@@ -7,24 +7,11 @@ import math
 
 import pytest
 import torch
-from torch import nn
 
 import energyssl as es
 from energyssl.datasets.horn import radii
-from energyssl.energies import LatentDecoder
+from energyssl.energies import Decoder, LatentDecoder
 from energyssl.latents import Descent, grid
-
-
-class MLPDecoder(nn.Module):
-    """g(x, z) = MLP([x, z]): a decoder free to use every direction of z."""
-
-    def __init__(self, latent_dim: int, hidden: int = 64):
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(1 + latent_dim, hidden), nn.SiLU(),
-                                 nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, 2))
-
-    def forward(self, z, x):
-        return self.net(torch.cat([x, z], -1))
 
 
 def _off_manifold(n: int, device):
@@ -71,7 +58,7 @@ def test_one_dimensional_latent_predicts_the_whole_ellipse(device):
 def test_unregularised_eight_dimensional_latent_collapses(device):
     data = es.datasets.make("horn", 2000, seed=0, device=device)
     torch.manual_seed(0)
-    model = LatentDecoder(MLPDecoder(8), dim=2, x_dim=1,
+    model = LatentDecoder(Decoder(8, dim=2, x_dim=1), dim=2, x_dim=1,
                           latent=Descent(8, -3.0, 3.0, restarts=2, steps=20, lr=0.2))
     es.fit(model, es.regimes.EnergyLoss(), data, steps=60, batch_size=64, seed=0,
            progress=False, lr=1e-2)

@@ -166,16 +166,7 @@ def test_conditional_energy_pairs_noise_with_the_batch_x():
     assert step.logs["energy_noise"].item() == pytest.approx(expected.item(), rel=1e-6)
 
 
-@pytest.fixture
-def one_thread():
-    """Small models train as fast on one thread, and then do not fight other processes."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_gaussian_model_learns_its_normaliser(one_thread):
+def test_gaussian_model_learns_its_normaliser():
     """A Gaussian energy has log Z in closed form: NCE must find the data's Gaussian and
     c = -log Z."""
     g = torch.Generator().manual_seed(0)
@@ -192,7 +183,7 @@ def test_gaussian_model_learns_its_normaliser(one_thread):
 
 
 @pytest.mark.slow
-def test_8gaussians_nll_and_log_partition(one_thread):
+def test_8gaussians_nll_and_log_partition():
     world = es.datasets.get("8gaussians")
     train = es.datasets.make("8gaussians", 8192, seed=0)
     test = es.datasets.make("8gaussians", 4096, seed=1)

@@ -107,12 +107,12 @@ def test_iwae_bound_increases_with_samples_and_stays_below_log_likelihood():
     torch.manual_seed(4)
     with torch.no_grad():
         bounds = [torch.stack([vae.log_likelihood(data, k).mean() for _ in range(40)])
-                  for k in (1, 8, 64, 512)]
+                  for k in (1, 4, 16, 64)]
     means = torch.stack([values.mean() for values in bounds])
     ses = torch.stack([values.std() / math.sqrt(len(values)) for values in bounds])
     assert (means[1:] - means[:-1] > 3 * (ses[1:] ** 2 + ses[:-1] ** 2).sqrt()).all()  # grows
     assert (means < log_p + 3 * ses).all()                                 # a lower bound
-    assert log_p - means[-1] < 0.2 * (log_p - means[0])                    # and converges
+    assert log_p - means[-1] < 0.05 * (log_p - means[0])                   # and converges
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

@@ -81,26 +81,14 @@ def vae_beta_figure():
     return vaes
 
 
-class MLPDecoder(nn.Module):
-    """g(x, z) = MLP([x, z])."""
-
-    def __init__(self, latent_dim, hidden=64):
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(1 + latent_dim, hidden), nn.SiLU(),
-                                 nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, 2))
-
-    def forward(self, z, x):
-        return self.net(torch.cat([x, z], -1))
-
-
 def horn_figure():
     data = es.datasets.make("horn", 4000, seed=0)
     ellipse = train(lambda: es.energies.LatentDecoder.ellipse(
         x_dim=1, latent=grid(0, 2 * math.pi, 64)),
         es.regimes.EnergyLoss(), data, steps=300, lr=0.1, batch_size=64)
     free = train(lambda: es.energies.LatentDecoder(
-        MLPDecoder(8), dim=2, x_dim=1, latent=Descent(8, -3.0, 3.0, restarts=2, steps=20,
-                                                      lr=0.2)),
+        es.energies.Decoder(8, dim=2, x_dim=1), dim=2, x_dim=1,
+        latent=Descent(8, -3.0, 3.0, restarts=2, steps=20, lr=0.2)),
         es.regimes.EnergyLoss(), data, steps=150, lr=1e-2, batch_size=64)
     x_data, y_data = es.datasets.make("horn", 500, seed=9)
     g = torch.Generator().manual_seed(5)

@@ -3,11 +3,11 @@
 from .gaussian import Gaussian
 from .joint_embedding import JointEmbedding
 from .kmeans import KMeans
-from .latent_decoder import Ellipse, LatentDecoder
+from .latent_decoder import Decoder, Ellipse, LatentDecoder
 from .masked import DenoisingAutoencoder
 from .mlp import MLP
 from .sparse_coding import SparseCoding
 from .vae import VAE, gaussian_kl
 
-__all__ = ["MLP", "Gaussian", "LatentDecoder", "Ellipse", "JointEmbedding", "KMeans",
+__all__ = ["MLP", "Gaussian", "LatentDecoder", "Ellipse", "Decoder", "JointEmbedding", "KMeans",
            "VAE", "gaussian_kl", "DenoisingAutoencoder", "SparseCoding"]

@@ -37,20 +37,14 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from .. import _checks
 from ..energy import Energy
+from .mlp import layers
 
 CORRUPTIONS = ("mask", "noise")
 
-
-def _mlp(width_in: int, hidden: int, depth: int, width_out: int) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for _ in range(depth):
-        layers += [nn.Linear(width_in, hidden), nn.SiLU()]
-        width_in = hidden
-    return nn.Sequential(*layers, nn.Linear(width_in, width_out))
 
 
 class DenoisingAutoencoder(Energy):
@@ -88,8 +82,8 @@ class DenoisingAutoencoder(Energy):
         depth = _checks.integer(depth, "depth")
         draws = _checks.integer(draws, "draws")
         width_in = 2 * dim if self.corruption == "mask" else dim
-        self.encoder = _mlp(width_in, hidden, depth, code_dim)
-        self.decoder = _mlp(code_dim, hidden, depth, dim)
+        self.encoder = layers(width_in, hidden, depth, code_dim)
+        self.decoder = layers(code_dim, hidden, depth, dim)
         self.register_buffer("fixed_draws", self.draw(draws, torch.empty(0)))
 
     def draw(self, n: int, like: Tensor) -> Tensor:

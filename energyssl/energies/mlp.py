@@ -14,6 +14,15 @@ from .. import _checks
 from ..energy import Energy
 
 
+def layers(width_in: int, hidden: int, depth: int, width_out: int) -> nn.Sequential:
+    """``depth`` Linear+SiLU hidden layers of width ``hidden``, then a Linear to ``width_out``."""
+    blocks: list[nn.Module] = []
+    for _ in range(depth):
+        blocks += [nn.Linear(width_in, hidden), nn.SiLU()]
+        width_in = hidden
+    return nn.Sequential(*blocks, nn.Linear(width_in, width_out))
+
+
 class MLP(Energy):
     """E(x, y) = w_L . act(... act(W_1 [x, y] + b_1) ...) + b_L.
 
@@ -33,12 +42,7 @@ class MLP(Energy):
         super().__init__(dim, x_dim)
         hidden = _checks.integer(hidden, "hidden")
         depth = _checks.integer(depth, "depth")
-        width = dim + (x_dim or 0)
-        layers: list[nn.Module] = []
-        for _ in range(depth):
-            layers += [nn.Linear(width, hidden), nn.SiLU()]
-            width = hidden
-        self.net = nn.Sequential(*layers, nn.Linear(width, 1))
+        self.net = layers(dim + (x_dim or 0), hidden, depth, 1)
 
     def energy(self, y, x=None, z=None):
         inputs = y if x is None else torch.cat([x, y], -1)

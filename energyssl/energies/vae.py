@@ -49,19 +49,13 @@ from torch import Tensor, nn
 
 from .. import _checks
 from ..energy import Energy
+from .mlp import layers
 
 
 def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
     """KL(N(mu, diag exp(logvar)) || N(0, I)) summed over the last axis, shape (B,)."""
     return 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(-1)
 
-
-def _mlp(width_in: int, hidden: int, depth: int, width_out: int) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for _ in range(depth):
-        layers += [nn.Linear(width_in, hidden), nn.SiLU()]
-        width_in = hidden
-    return nn.Sequential(*layers, nn.Linear(width_in, width_out))
 
 
 class VAE(Energy):
@@ -97,8 +91,8 @@ class VAE(Energy):
         else:
             sigma = _checks.positive(sigma, "sigma")
             self.register_buffer("log_sigma", torch.tensor(math.log(sigma)))
-        self.encoder = _mlp(dim, hidden, depth, 2 * self.latent_dim)
-        self.decoder = _mlp(self.latent_dim, hidden, depth, dim)
+        self.encoder = layers(dim, hidden, depth, 2 * self.latent_dim)
+        self.decoder = layers(self.latent_dim, hidden, depth, dim)
 
     def encode(self, y: Tensor) -> tuple[Tensor, Tensor]:
         """Mean and log-variance of q(z | y), each (B, latent_dim)."""
