@@ -127,7 +127,7 @@ def fit(model: nn.Module, regime: Regime, data, steps: int = 1000, batch_size: i
         optimizer = torch.optim.Adam(params, lr=_checks.positive(lr, "lr"))
 
     history = History()
-    pending: list[tuple[int, dict[str, Tensor]]] = []
+    pending: list[tuple[int, list[str], Tensor | None]] = []
     bar = Progress(steps, desc=type(regime).__name__, enabled=progress)
     n = y_all.shape[0]
     try:
@@ -139,17 +139,15 @@ def fit(model: nn.Module, regime: Regime, data, steps: int = 1000, batch_size: i
                 y = y_all[idx].to(device)
                 x = None if x_all is None else x_all[idx].to(device)
                 out = regime(model, y, x)
+                logs = out.logs if out.loss is None else {"loss": out.loss, **out.logs}
+                pending.append(_snapshot(t, logs))
                 if out.loss is not None:
                     if optimizer is None:
                         raise ValueError("the regime returned a loss but nothing is trainable")
                     optimizer.zero_grad(set_to_none=True)
                     out.loss.backward()
                     optimizer.step()
-                    logs = {"loss": out.loss.detach(), **out.logs}
-                else:
-                    logs = dict(out.logs)
                 regime.after_step(model)
-                pending.append((t, logs))
                 if len(pending) == log_every or t == start + steps - 1:
                     _flush(pending, history)
                     pending = []
@@ -162,12 +160,20 @@ def fit(model: nn.Module, regime: Regime, data, steps: int = 1000, batch_size: i
     return history
 
 
-def _flush(pending: list[tuple[int, dict[str, Tensor]]], history: History) -> None:
+def _snapshot(t: int, logs: dict[str, Tensor]) -> tuple[int, list[str], Tensor | None]:
+    """Copy a step's logs into one small device tensor now (no host sync): a log may alias
+    state that later steps change in place, such as ``parameter.detach()``."""
+    if not logs:
+        return t, [], None
+    return t, list(logs), torch.stack([v.detach().float().reshape(()) for v in logs.values()])
+
+
+def _flush(pending: list[tuple[int, list[str], Tensor | None]], history: History) -> None:
     """Read a block of logs back in one transfer, check them, append them to the history."""
-    values = [v for _, logs in pending for v in logs.values()]
-    flat = iter(torch.stack([v.float().reshape(()) for v in values]).tolist() if values else [])
-    for t, logs in pending:
-        record = {name: next(flat) for name in logs}
+    rows = [values for _, _, values in pending if values is not None]
+    flat = iter(torch.cat(rows).tolist() if rows else [])
+    for t, names, _ in pending:
+        record = {name: next(flat) for name in names}
         for name, value in record.items():
             if not math.isfinite(value):
                 raise FloatingPointError(

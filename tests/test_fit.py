@@ -134,3 +134,18 @@ def test_closed_form_regime_needs_no_optimizer():
     history = es.fit(model, Shift(), data, steps=30, batch_size=256, progress=False, seed=0)
     torch.testing.assert_close(model.mean, torch.tensor([3.0, -1.0]), atol=0.05, rtol=0)
     assert history.keys() == ["mean_x"]
+
+
+def test_logs_are_snapshots_of_the_step_not_aliases_of_later_state():
+    """A regime may log ``parameter.detach()``; the history must hold that step's value."""
+
+    class LogMean(Regime):
+        def forward(self, model, y, x=None):
+            return Step(model(y).mean(), {"mean_x": model.mean[0].detach()})
+
+    model = es.energies.Gaussian(2)
+    history = es.fit(model, LogMean(), torch.randn(64, 2) + 5.0, steps=20, batch_size=64,
+                     lr=0.1, log_every=10, progress=False, seed=0)
+    logged = history["mean_x"]
+    assert logged[0] == 0.0  # the initial mean, before any optimizer step
+    assert (np.diff(logged) != 0).all()  # it changes every step, not once per flush
