@@ -20,6 +20,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from _common import limit_threads
 
 from energyssl.energies.sparse_coding import fista
 
@@ -36,22 +37,6 @@ def problem(n: int, dim: int, atoms: int, active: int, seed: int):
 def objective(y, w, lam, z):
     return (0.5 * ((y - z @ w.T) ** 2).sum(-1) + lam * z.abs().sum(-1)).sum().item()
 
-
-def limit_threads(threads: int | None) -> None:
-    """Give torch, scikit-learn's OpenMP/BLAS and faiss the same number of threads."""
-    if threads is None:
-        return
-    torch.set_num_threads(threads)
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(threads)
-    except ImportError:
-        pass
-    try:
-        import faiss
-        faiss.omp_set_num_threads(threads)
-    except ImportError:
-        pass
 
 
 def main() -> None:

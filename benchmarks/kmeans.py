@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 import torch
+from _common import limit_threads
 
 from energyssl.energies.kmeans import assign, kmeans_pp, lloyd
 
@@ -56,22 +57,6 @@ def faiss_lloyd(y, init, iters):
     km.train(np.ascontiguousarray(y.numpy()), init_centroids=np.ascontiguousarray(init.numpy()))
     return torch.from_numpy(km.centroids), time.perf_counter() - start, iters
 
-
-def limit_threads(threads: int | None) -> None:
-    """Give torch, scikit-learn's OpenMP/BLAS and faiss the same number of threads."""
-    if threads is None:
-        return
-    torch.set_num_threads(threads)
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(threads)
-    except ImportError:
-        pass
-    try:
-        import faiss
-        faiss.omp_set_num_threads(threads)
-    except ImportError:
-        pass
 
 
 def main() -> None:
