@@ -207,3 +207,22 @@ def test_bad_input():
         assign(torch.tensor([[math.nan, 0.0]]), torch.zeros(1, 2))
     with pytest.raises(TypeError, match="KMeans"):
         es.regimes.Lloyd()(es.energies.MLP(dim=2), y)
+
+
+@settings(max_examples=10)
+@given(seed=st.integers(0, 1000), iters=st.integers(1, 12))
+def test_bounded_lloyd_has_the_iterates_of_plain_lloyd(seed, iters):
+    """The Hamerly bounds in lloyd() skip distances, never steps: its centres after n
+    iterations are those of n plain Lloyd steps from the same start."""
+    y = _points(seed, 600, 3, "cpu").double()
+    start = y[torch.randperm(600, generator=torch.Generator().manual_seed(seed))[:9]]
+    centers, labels, inertia = lloyd(y, start.clone(), iters=iters, tol=0.0)
+    plain = start.clone()
+    for _ in range(iters):
+        moved, _, _ = lloyd_step(y, plain)
+        if torch.equal(moved, plain):
+            break
+        plain = moved
+    torch.testing.assert_close(centers, plain)
+    torch.testing.assert_close(labels, assign(y, centers)[0], rtol=0, atol=0)
+    torch.testing.assert_close(inertia, _inertia(y, centers))

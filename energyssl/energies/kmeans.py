@@ -56,18 +56,31 @@ def _check_centers(y: Tensor, centers: Tensor) -> None:
 
 def _assign(y: Tensor, centers: Tensor) -> tuple[Tensor, Tensor]:
     """Unchecked :func:`assign`."""
+    labels, sq, _ = _nearest(y, centers, second=False)
+    return labels, sq
+
+
+def _nearest(y: Tensor, centers: Tensor, second: bool) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Labels and squared distances to the nearest centre (and to the second nearest)."""
     k = centers.shape[0]
     rows = max(1, _BLOCK // k)
     c_sq = (centers * centers).sum(-1)
     labels = torch.empty(y.shape[0], dtype=torch.long, device=y.device)
     sq = torch.empty(y.shape[0], dtype=y.dtype, device=y.device)
+    sq2 = torch.full_like(sq, math.inf) if second else None
     for start in range(0, y.shape[0], rows):
         block = y[start:start + rows]
         # ||w||^2 - 2 y.w: the ||y||^2 term does not change the argmin and is added after
         dist = torch.addmm(c_sq, block, centers.T, alpha=-2)
         torch.min(dist, 1, out=(sq[start:start + rows], labels[start:start + rows]))
-    sq += (y * y).sum(-1)
-    return labels, sq.clamp_(min=0)
+        if second and k > 1:  # mask the nearest out; amin is far cheaper than topk(2)
+            dist.scatter_(1, labels[start:start + rows, None], math.inf)
+            torch.amin(dist, 1, out=sq2[start:start + rows])
+    y_sq = (y * y).sum(-1)
+    sq += y_sq
+    if sq2 is not None:
+        sq2.add_(y_sq).clamp_(min=0)
+    return labels, sq.clamp_(min=0), sq2
 
 
 def assign(y: Tensor, centers: Tensor) -> tuple[Tensor, Tensor]:
@@ -107,21 +120,32 @@ def kmeans_pp(y: Tensor, k: int, generator: torch.Generator | None = None) -> Te
     return torch.cat(centers)
 
 
+def _sums(y: Tensor, labels: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """Sum and number of the points of each centre: (k, dim) and (k,)."""
+    sums = torch.zeros(k, y.shape[1], dtype=y.dtype, device=y.device).index_add_(0, labels, y)
+    return sums, torch.bincount(labels, minlength=k)
+
+
+def _means(sums: Tensor, counts: Tensor) -> Tensor:
+    """Mean of the points of each centre (0 for an empty one)."""
+    return sums / counts.clamp(min=1).unsqueeze(1).to(sums.dtype)
+
+
+def _relocate(means: Tensor, empty: Tensor, y: Tensor, sq: Tensor) -> Tensor:
+    """Move each empty centre onto one of the points farthest from their own centre (the j-th
+    empty centre takes the j-th farthest point), as in scikit-learn."""
+    rank = (empty.cumsum(0) - 1).clamp_(min=0)
+    farthest = y[sq.topk(means.shape[0]).indices[rank]]
+    return torch.where(empty.unsqueeze(1), farthest, means)
+
+
 def _update(y: Tensor, labels: Tensor, sq: Tensor, centers: Tensor) -> Tensor:
     """Move each centroid to the mean of its points; relocate the empty ones.
 
-    A centroid with no point moves onto one of the points farthest from their own centroid
-    (the j-th empty centroid takes the j-th farthest point), as in scikit-learn. The
-    relocation is computed for every step, so no host sync is needed to test for emptiness.
+    The relocation is computed for every step, so no host sync is needed to test for emptiness.
     """
-    k = centers.shape[0]
-    sums = torch.zeros_like(centers).index_add_(0, labels, y)
-    counts = torch.bincount(labels, minlength=k)
-    empty = counts == 0
-    means = sums / counts.clamp(min=1).unsqueeze(1).to(y.dtype)
-    rank = (empty.cumsum(0) - 1).clamp_(min=0)
-    farthest = y[sq.topk(k).indices[rank]]
-    return torch.where(empty.unsqueeze(1), farthest, means)
+    sums, counts = _sums(y, labels, centers.shape[0])
+    return _relocate(_means(sums, counts), counts == 0, y, sq)
 
 
 def lloyd_step(y: Tensor, centers: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -143,25 +167,62 @@ def lloyd(y: Tensor, centers: Tensor, iters: int = 300,
 
     Runs at most ``iters`` iterations and stops once the inertia falls by less than
     ``tol`` times its value (tol = 0: only at a fixed point, when the inertia stops falling).
-    That test reads one number from the device per iteration, the loop's only host sync.
     The labels and the inertia returned belong to the centers returned.
+
+    The iterates are Lloyd's, but most distances are never computed (Hamerly 2010): each point
+    keeps an upper bound u on the distance to its centre and a lower bound l on the distance to
+    any other. When the centres move by delta, u grows by delta of its own centre and l shrinks
+    by the largest delta among the other centres; a point whose u is below max(l, s/2), s the
+    distance from its centre to the nearest other centre, provably keeps its label. Only the
+    others get their distance tightened and, if still in doubt, recomputed to every centre. The
+    inertia for the stopping test comes from the per-centre sums (see :func:`_inertia`). Each
+    iteration reads the number of points in doubt, whether a centre is empty and the inertia
+    back from the device: the loop's host syncs.
     """
     _checks.tensor(y, "y")
     _check_centers(y, centers)
     iters = _checks.integer(iters, "iters", minimum=0)
     tol = _checks.positive(tol, "tol", allow_zero=True)
-    labels, sq = _assign(y, centers)
-    inertia = sq.sum()
-    previous = inertia.item()
+    k = centers.shape[0]
+    y_sq = (y.double() ** 2).sum()
+    labels, sq, sq2 = _nearest(y, centers, second=True)
+    upper, lower = sq.sqrt(), sq2.sqrt()
+    sums, counts = _sums(y, labels, k)
+    previous = _inertia(y_sq, centers, sums, counts).item()
     for _ in range(iters):
-        centers = _update(y, labels, sq, centers)
-        labels, sq = _assign(y, centers)
-        inertia = sq.sum()
-        current = inertia.item()
+        moved = _means(sums, counts)
+        if not bool(counts.all()):  # rare: exact distances only when a centre must be relocated
+            moved = _relocate(moved, counts == 0, y, ((y - centers[labels]) ** 2).sum(-1))
+        shift = (moved - centers).norm(dim=1)
+        centers = moved
+        upper += shift[labels]
+        # the nearest other centre moved at most the largest shift among the other centres
+        if k > 1:
+            top = shift.topk(2)
+            lower -= torch.where(labels == top.indices[0], top.values[1], top.values[0])
+        gaps = torch.cdist(centers, centers).fill_diagonal_(math.inf)
+        bound = torch.maximum(0.5 * gaps.min(1).values[labels], lower)
+        doubt = (upper > bound).nonzero().squeeze(1)
+        if doubt.numel():
+            upper[doubt] = (y[doubt] - centers[labels[doubt]]).norm(dim=1)
+            doubt = doubt[upper[doubt] > bound[doubt]]
+        if doubt.numel():
+            new_labels, new_sq, new_sq2 = _nearest(y[doubt], centers, second=True)
+            labels[doubt] = new_labels
+            upper[doubt], lower[doubt] = new_sq.sqrt(), new_sq2.sqrt()
+        sums, counts = _sums(y, labels, k)
+        current = _inertia(y_sq, centers, sums, counts).item()
         if previous - current <= tol * previous:
             break
         previous = current
-    return centers, labels, inertia
+    return centers, labels, ((y - centers[labels]) ** 2).sum()
+
+
+def _inertia(y_sq: Tensor, centers: Tensor, sums: Tensor, counts: Tensor) -> Tensor:
+    """sum_i ||y_i - w_(label i)||^2 = sum ||y||^2 - 2 sum_j w_j . S_j + sum_j n_j ||w_j||^2,
+    from the per-centre sums S_j and counts n_j, in float64: O(k dim) instead of O(N dim)."""
+    w = centers.double()
+    return y_sq - 2 * (w * sums.double()).sum() + (counts.double() * (w * w).sum(1)).sum()
 
 
 class KMeans(Energy):
