@@ -97,6 +97,16 @@ def choice(value: str, name: str, options) -> str:
     return value
 
 
+def methods(value, name: str, required: tuple[str, ...], example: str):
+    """Check that ``value`` has each of the ``required`` methods (duck typing), naming the first
+    one missing and an ``example`` of a type that fits."""
+    for method in required:
+        if not callable(getattr(value, method, None)):
+            raise TypeError(f"{name} must have {' and '.join(required)} methods (like "
+                            f"{example}); {type(value).__name__} has no {method}")
+    return value
+
+
 def box(value, name: str = "box") -> tuple[tuple[float, float], ...]:
     """Check an axis-aligned box ``((low_0, high_0), (low_1, high_1), ...)`` of positive volume."""
     try:

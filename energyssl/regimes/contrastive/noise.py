@@ -169,9 +169,5 @@ def as_noise(noise):
     if isinstance(noise, str):
         _checks.choice(noise, "noise", ("gaussian",))
         return GaussianFit()
-    for method in ("sample", "log_prob"):
-        if not callable(getattr(noise, method, None)):
-            raise TypeError(f"noise must have sample(shape) and log_prob(y) methods (like a "
-                            f"torch.distributions.Distribution); {type(noise).__name__} "
-                            f"has no {method}")
-    return noise
+    return _checks.methods(noise, "noise", ("sample", "log_prob"),
+                           "a torch.distributions.Distribution")

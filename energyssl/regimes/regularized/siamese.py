@@ -43,12 +43,8 @@ def check_model(model) -> nn.Module:
     """The model must be a module with ``embed_x`` and ``embed_y`` (a joint embedding)."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    for name in ("embed_x", "embed_y"):
-        if not callable(getattr(model, name, None)):
-            raise TypeError(f"model must be a joint embedding with embed_x and embed_y (such as "
-                            f"energyssl.energies.JointEmbedding); {type(model).__name__} "
-                            f"has no {name}")
-    return model
+    return _checks.methods(model, "model", ("embed_x", "embed_y"),
+                           "energyssl.energies.JointEmbedding")
 
 
 class JointEmbeddingRegime(Regime):
