@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import energyssl as es
-from energyssl.energies.kmeans import assign, kmeans_pp, lloyd, lloyd_step
+from energyssl.energies.kmeans import _nearest, assign, kmeans_pp, lloyd, lloyd_step
 
 
 def _points(seed, n, dim, device, dtype=torch.float64):
@@ -40,6 +40,42 @@ def test_assign_crosses_block_boundaries(device):
     plain = ((y[:, None, :] - centers[None]) ** 2).sum(-1)
     assert torch.equal(labels, plain.argmin(1))
     torch.testing.assert_close(sq, plain.min(1).values)
+
+
+@settings(max_examples=20)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 300), k=st.integers(2, 300),
+       dim=st.integers(1, 6), single=st.booleans())
+def test_packed_argmin_gives_the_nearest_and_a_lower_bound_on_the_next(seed, n, k, dim, single):
+    """_nearest keeps 23 - b (float32) or 52 - b (float64) mantissa bits, b = bit_length(k-1):
+    the label is the nearest up to that relative tie, and the second distance is the true
+    second nearest rounded down to it (a lower bound)."""
+    dtype = torch.float32 if single else torch.float64
+    y = _points(seed, n, dim, "cpu", dtype)
+    centers = _points(seed + 1, k, dim, "cpu", dtype)
+    labels, sq2 = _nearest(y, centers, second=True)
+    exact = ((y[:, None, :].double() - centers[None].double()) ** 2).sum(-1)
+    first, second = exact.sort(1).values[:, :2].T
+    rel = 2.0 ** -((23 if single else 52) - (k - 1).bit_length())
+    # the matmul's own rounding: eps (||y||^2 + ||w||^2)
+    slack = (torch.finfo(dtype).eps * 4 * ((y.double() ** 2).sum(1, keepdim=True)
+                                            + (centers.double() ** 2).sum(1))).amax(1)
+    chosen = exact.gather(1, labels[:, None]).squeeze(1)
+    assert (chosen <= first * (1 + 2 * rel) + slack).all()
+    assert (sq2.double() <= second + slack).all()
+    assert (sq2.double() >= second * (1 - 2 * rel) - slack).all()
+
+
+def test_packed_argmin_handles_ties_zero_and_one_centre(device):
+    for dtype in (torch.float32, torch.float64, torch.float16):
+        y = torch.tensor([[0.0, 0.0], [1.0, 1.0], [3.0, 0.0]], device=device, dtype=dtype)
+        # a duplicated centre: the tie goes to the lower index and the next distance equals it
+        centers = torch.tensor([[1.0, 1.0], [0.0, 0.0], [1.0, 1.0]], device=device, dtype=dtype)
+        labels, sq2 = _nearest(y, centers, second=True)
+        assert labels.tolist() == [1, 0, 0]
+        assert sq2.tolist() == [2.0, 0.0, 5.0]
+        labels, sq2 = _nearest(y, centers[:1], second=True)
+        assert labels.tolist() == [0, 0, 0] and torch.isinf(sq2).all()
+        assert assign(y, centers)[1].tolist() == [0.0, 0.0, 5.0]       # exact, from differences
 
 
 @settings(max_examples=15)

@@ -14,11 +14,13 @@ its gradient moves each centroid toward the points nearest to it (MacQueen 1967'
 
 The pure functions work on any device and never loop over points:
 
-* :func:`assign` — nearest centroid of every point, in chunks of rows so the (N, k) distance
-  matrix is never held whole;
+* :func:`assign` — nearest centroid of every point, in blocks of rows so the (N, k) distance
+  matrix is never held whole, the centre's index packed into the low bits of each distance so
+  that one ``amin`` finds both;
 * :func:`kmeans_pp` — k-means++ seeding (Arthur and Vassilvitskii 2007);
 * :func:`lloyd_step` and :func:`lloyd` — Lloyd's batch algorithm (Lloyd 1982): assign every
-  point to its nearest centroid, move every centroid to the mean of its points.
+  point to its nearest centroid, move every centroid to the mean of its points; :func:`lloyd`
+  skips the points that Hamerly's (2010) bounds prove keep their centroid.
 
 Example::
 
@@ -56,39 +58,85 @@ def _check_centers(y: Tensor, centers: Tensor) -> None:
 
 def _assign(y: Tensor, centers: Tensor) -> tuple[Tensor, Tensor]:
     """Unchecked :func:`assign`."""
-    labels, sq, _ = _nearest(y, centers, second=False)
-    return labels, sq
+    labels, _ = _nearest(y, centers, second=False)
+    return labels, _own(y, centers, labels)
 
 
-def _nearest(y: Tensor, centers: Tensor, second: bool) -> tuple[Tensor, Tensor, Tensor | None]:
-    """Labels and squared distances to the nearest centre (and to the second nearest)."""
+def _own(y: Tensor, centers: Tensor, labels: Tensor) -> Tensor:
+    """||y_i - w_(label i)||^2, computed from the difference: exact, and 0 on a centroid."""
+    diff = (y - centers.index_select(0, labels)).square_()
+    return diff @ diff.new_ones(diff.shape[1])     # a BLAS row sum: fast for short rows too
+
+
+# integer type whose order on non-negative values is that of the float type's bit patterns
+_PACKED = {torch.float32: torch.int32, torch.float64: torch.int64}
+
+
+def _wide(dtype: torch.dtype) -> torch.dtype:
+    """float32 or float64: the type the centres' own computations run in."""
+    return dtype if dtype in _PACKED else torch.float32
+
+
+def _half_gaps(centers: Tensor) -> Tensor:
+    """s_j / 2: half the distance from each centre to the nearest other one (inf if k = 1)."""
+    wide = centers.to(_wide(centers.dtype))
+    gaps = torch.cdist(wide, wide).fill_diagonal_(math.inf)
+    return (0.5 * gaps.amin(1)).to(centers.dtype)
+
+
+def _nearest(y: Tensor, centers: Tensor, second: bool) -> tuple[Tensor, Tensor | None]:
+    """Label of the nearest centre and, with ``second``, the squared distance to the next one.
+
+    One argmin per row without torch's min-with-index, which is several times slower than the
+    plain ``amin`` reduction on CPU: each block of squared distances ||y||^2 - 2 y.w + ||w||^2
+    (one matmul) is read as integers, whose order is that of non-negative floats, its sign bit
+    is cleared (rounding can leave a tiny negative distance; its magnitude is as good an
+    estimate) and its lowest b = bit_length(k - 1) bits are replaced by the column index. One
+    ``amin`` then gives the nearest centre with its distance. The packed entries are distinct,
+    so subtracting (min + 1) and clearing the sign bit sends the minimum to the top and keeps
+    the others in order: a second ``amin`` gives the next nearest.
+
+    Distances keep 23 - b mantissa bits in float32, 52 - b in float64 (other float types are
+    widened to float32): centres closer than 2^-(23 - b) in relative squared distance count as
+    tied, and ties go to the lower index. The second distance is truncated downward, so it is a
+    lower bound, as :func:`lloyd` needs.
+    """
     k = centers.shape[0]
+    work = _wide(y.dtype)
+    packed_type = _PACKED[work]
+    bits = max(1, (k - 1).bit_length())
+    top = torch.iinfo(packed_type).max
+    keep = top & ~((1 << bits) - 1)         # no sign bit, no index bits
+    index = torch.arange(k, dtype=packed_type, device=y.device)
     rows = max(1, _BLOCK // k)
-    c_sq = (centers * centers).sum(-1)
-    labels = torch.empty(y.shape[0], dtype=torch.long, device=y.device)
-    sq = torch.empty(y.shape[0], dtype=y.dtype, device=y.device)
-    sq2 = torch.full_like(sq, math.inf) if second else None
+    # [y, ||y||^2, 1] . [-2 w, 1, ||w||^2] = ||y - w||^2: one matmul writes the distances
+    y_aug = torch.cat([y, (y * y).sum(-1, keepdim=True), y.new_ones(y.shape[0], 1)], 1)
+    w_aug = torch.cat([-2 * centers, centers.new_ones(k, 1),
+                       (centers * centers).sum(-1, keepdim=True)], 1).T
+    first = torch.empty(y.shape[0], dtype=packed_type, device=y.device)
+    after = torch.empty_like(first) if second else None
     for start in range(0, y.shape[0], rows):
-        block = y[start:start + rows]
-        # ||w||^2 - 2 y.w: the ||y||^2 term does not change the argmin and is added after
-        dist = torch.addmm(c_sq, block, centers.T, alpha=-2)
-        torch.min(dist, 1, out=(sq[start:start + rows], labels[start:start + rows]))
-        if second and k > 1:  # mask the nearest out; amin is far cheaper than topk(2)
-            dist.scatter_(1, labels[start:start + rows, None], math.inf)
-            torch.amin(dist, 1, out=sq2[start:start + rows])
-    y_sq = (y * y).sum(-1)
-    sq += y_sq
-    if sq2 is not None:
-        sq2.add_(y_sq).clamp_(min=0)
-    return labels, sq.clamp_(min=0), sq2
+        packed = (y_aug[start:start + rows] @ w_aug).to(work).view(packed_type)
+        packed.bitwise_and_(keep).bitwise_or_(index)
+        torch.amin(packed, 1, out=first[start:start + rows])
+        if second:
+            packed.sub_(first[start:start + rows, None] + 1).bitwise_and_(top)
+            torch.amin(packed, 1, out=after[start:start + rows])
+    labels = first.bitwise_and(index.new_tensor((1 << bits) - 1)).long()
+    if not second:
+        return labels, None
+    if k == 1:
+        return labels, y.new_full((y.shape[0],), math.inf)
+    sq2 = after.add_(first + 1).bitwise_and_(keep).view(work)
+    return labels, sq2.to(y.dtype)
 
 
 def assign(y: Tensor, centers: Tensor) -> tuple[Tensor, Tensor]:
     """Nearest centroid of every point: ``(labels (N,), sq_dist (N,))``.
 
-    Distances use ||y||^2 - 2 y.w + ||w||^2 (a matmul), one block of rows at a time. Rounding
-    can make that a tiny negative number for a point on a centroid; it is clamped at 0, which
-    is the only value the exact distance can take there.
+    The labels come from the blocked matmul of :func:`_nearest` (ties within float rounding go
+    to the lower index); the distance returned is ||y - w_label||^2 computed from the
+    difference, so it is exact and 0 for a point on its centroid.
     """
     _checks.tensor(y, "y")
     _check_centers(y, centers)
@@ -169,60 +217,66 @@ def lloyd(y: Tensor, centers: Tensor, iters: int = 300,
     ``tol`` times its value (tol = 0: only at a fixed point, when the inertia stops falling).
     The labels and the inertia returned belong to the centers returned.
 
-    The iterates are Lloyd's, but most distances are never computed (Hamerly 2010): each point
-    keeps an upper bound u on the distance to its centre and a lower bound l on the distance to
-    any other. When the centres move by delta, u grows by delta of its own centre and l shrinks
-    by the largest delta among the other centres; a point whose u is below max(l, s/2), s the
-    distance from its centre to the nearest other centre, provably keeps its label. Only the
-    others get their distance tightened and, if still in doubt, recomputed to every centre. The
-    inertia for the stopping test comes from the per-centre sums (see :func:`_inertia`). Each
-    iteration reads the number of points in doubt, whether a centre is empty and the inertia
-    back from the device: the loop's host syncs.
+    The iterates are Lloyd's, but most points are never compared with every centre (Hamerly
+    2010). Each point keeps a lower bound l on its distance to every centre but its own. When
+    the centres move by delta_j, l shrinks by max_j delta_j (triangle inequality). The
+    exact distance u to the point's own centre is recomputed (O(N dim)); a point with
+    u <= max(l, s/2), s the distance from its centre to the nearest other centre, provably
+    keeps its label. Only the others are compared with every centre (:func:`_nearest`), which
+    also refreshes l. The per-centre sums and counts, kept in float64, are updated from the
+    points that change label only, and give the means and the inertia (:func:`_inertia`).
+    Each iteration reads back whether a centre is empty, the number of points in doubt and
+    the inertia: the loop's host syncs.
     """
     _checks.tensor(y, "y")
     _check_centers(y, centers)
     iters = _checks.integer(iters, "iters", minimum=0)
     tol = _checks.positive(tol, "tol", allow_zero=True)
     k = centers.shape[0]
+    labels, sq2 = _nearest(y, centers, second=True)
+    lower = sq2.sqrt_()
+    sums = y.new_zeros(k, y.shape[1], dtype=torch.float64).index_add_(0, labels, y.double())
+    counts = torch.bincount(labels, minlength=k)
     y_sq = (y.double() ** 2).sum()
-    labels, sq, sq2 = _nearest(y, centers, second=True)
-    upper, lower = sq.sqrt(), sq2.sqrt()
-    sums, counts = _sums(y, labels, k)
     previous = _inertia(y_sq, centers, sums, counts).item()
     for _ in range(iters):
-        moved = _means(sums, counts)
-        if not bool(counts.all()):  # rare: exact distances only when a centre must be relocated
-            moved = _relocate(moved, counts == 0, y, ((y - centers[labels]) ** 2).sum(-1))
+        moved = _means(sums, counts).to(y.dtype)
+        if not bool(counts.all()):  # rare: a centre to relocate
+            moved = _relocate(moved, counts == 0, y, _own(y, centers, labels))
         shift = (moved - centers).norm(dim=1)
         centers = moved
-        upper += shift[labels]
-        # the nearest other centre moved at most the largest shift among the other centres
-        if k > 1:
-            top = shift.topk(2)
-            lower -= torch.where(labels == top.indices[0], top.values[1], top.values[0])
-        gaps = torch.cdist(centers, centers).fill_diagonal_(math.inf)
-        bound = torch.maximum(0.5 * gaps.min(1).values[labels], lower)
+        lower -= shift.amax()
+        upper = _own(y, centers, labels).sqrt_()
+        bound = torch.maximum(lower, _half_gaps(centers).index_select(0, labels))
         doubt = (upper > bound).nonzero().squeeze(1)
         if doubt.numel():
-            upper[doubt] = (y[doubt] - centers[labels[doubt]]).norm(dim=1)
-            doubt = doubt[upper[doubt] > bound[doubt]]
-        if doubt.numel():
-            new_labels, new_sq, new_sq2 = _nearest(y[doubt], centers, second=True)
-            labels[doubt] = new_labels
-            upper[doubt], lower[doubt] = new_sq.sqrt(), new_sq2.sqrt()
-        sums, counts = _sums(y, labels, k)
+            near = y.index_select(0, doubt)
+            old = labels.index_select(0, doubt)
+            new, sq2 = _nearest(near, centers, second=True)
+            labels.index_copy_(0, doubt, new)
+            lower.index_copy_(0, doubt, sq2.sqrt_())
+            _move(sums, counts, near, old, new)
         current = _inertia(y_sq, centers, sums, counts).item()
         if previous - current <= tol * previous:
             break
         previous = current
-    return centers, labels, ((y - centers[labels]) ** 2).sum()
+    return centers, labels, _own(y, centers, labels).sum()
+
+
+def _move(sums: Tensor, counts: Tensor, y: Tensor, old: Tensor, new: Tensor) -> None:
+    """Move the points y from centres ``old`` to centres ``new`` in the sums and counts."""
+    moving = (old != new).nonzero().squeeze(1)
+    y, old, new = y.index_select(0, moving).double(), old[moving], new[moving]
+    sums.index_add_(0, new, y).index_add_(0, old, -y)
+    k = len(counts)
+    counts += torch.bincount(new, minlength=k) - torch.bincount(old, minlength=k)
 
 
 def _inertia(y_sq: Tensor, centers: Tensor, sums: Tensor, counts: Tensor) -> Tensor:
     """sum_i ||y_i - w_(label i)||^2 = sum ||y||^2 - 2 sum_j w_j . S_j + sum_j n_j ||w_j||^2,
-    from the per-centre sums S_j and counts n_j, in float64: O(k dim) instead of O(N dim)."""
+    from the per-centre sums S_j (float64) and counts n_j: O(k dim) instead of O(N dim)."""
     w = centers.double()
-    return y_sq - 2 * (w * sums.double()).sum() + (counts.double() * (w * w).sum(1)).sum()
+    return y_sq - 2 * (w * sums).sum() + (counts.double() * (w * w).sum(1)).sum()
 
 
 class KMeans(Energy):
