@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import energyssl as es
+from energyssl.energies import kmeans
 from energyssl.energies.kmeans import _nearest, assign, kmeans_pp, lloyd, lloyd_step
 
 
@@ -32,8 +33,9 @@ def test_assign_matches_brute_force(seed, n, k, dim):
     assert torch.equal(labels, plain.argmin(1))
 
 
-def test_assign_crosses_block_boundaries(device):
+def test_assign_crosses_block_boundaries(device, monkeypatch):
     # more rows than one block holds: the blocks must tile the points exactly
+    monkeypatch.setattr(kmeans, "_BLOCK", 4096)          # 40 rows per block, 125 blocks
     y = _points(0, 5000, 3, device)
     centers = _points(1, 100, 3, device)
     labels, sq = assign(y, centers)

@@ -42,9 +42,10 @@ from .. import _checks
 from ..energy import Energy
 from ..latents import Enumerate
 
-# Entries of one (rows, k) block of distances in assign(): 1 MiB in float32, big enough for
-# an efficient matmul, small enough to stay in cache.
-_BLOCK = 1 << 18
+# Entries of one (rows, k) block of distances in _nearest(): 4 MiB in float32. Smaller blocks
+# stay in cache but cost more parallel regions per pass (on 2 CPU threads, 2^20 ran (a) of
+# benchmarks/kmeans.py fastest among 2^16 .. 2^22); the (N, k) matrix is never held whole.
+_BLOCK = 1 << 20
 
 
 def _check_centers(y: Tensor, centers: Tensor) -> None:
