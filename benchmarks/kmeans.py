@@ -90,6 +90,10 @@ def main() -> None:
             print(f"  {name:10s} {per_iter:8.4f} s/iter   inertia {inertia:.6e}   "
                   f"speed-up of ours {per_iter / base[0]:5.2f}x   "
                   f"inertia ours/peer {base[1] / inertia:.5f}")
+        peers = [per_iter for name, (per_iter, _) in rows.items() if name != "energyssl"]
+        if peers:
+            print(f"  ours against the faster peer: {min(peers) / base[0]:.2f}x "
+                  f"(minimum 1x, aim 2x)")
 
 
 if __name__ == "__main__":

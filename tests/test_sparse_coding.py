@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
 import energyssl as es
+from energyssl.energies import sparse_coding
 from energyssl.energies.sparse_coding import fista, ista, lipschitz, soft_threshold
 
 
@@ -22,6 +23,25 @@ def _problem(seed, n=30, dim=8, atoms=16, device="cpu", dtype=torch.float64):
 
 def _objective(y, w, lam, z):
     return 0.5 * ((y - z @ w.T) ** 2).sum(-1) + lam * z.abs().sum(-1)
+
+
+def _sparse_problem(seed, n=200, dim=16, atoms=64, active=4, dtype=torch.float64):
+    """Signals that are sparse combinations of the atoms, plus noise."""
+    g = torch.Generator().manual_seed(seed)
+    w = F.normalize(torch.randn(dim, atoms, generator=g, dtype=dtype), dim=0)
+    support = torch.rand(n, atoms, generator=g).argsort(1)[:, :active]
+    z = torch.zeros(n, atoms, dtype=dtype).scatter_(
+        1, support, torch.randn(n, active, generator=g, dtype=dtype))
+    return z @ w.T + 0.1 * torch.randn(n, dim, generator=g, dtype=dtype), w
+
+
+def _gap(y, w, lam, z):
+    """(P(z), duality gap) in float64 from the residual itself, not the solver's algebra."""
+    y, w, z = y.double(), w.double(), z.double()
+    r = y - z @ w.T
+    primal = 0.5 * (r * r).sum(-1) + lam * z.abs().sum(-1)
+    theta = r * (lam / (r @ w).abs().amax(-1, keepdim=True)).clamp(max=1)
+    return primal, primal - ((theta * y).sum(-1) - 0.5 * (theta * theta).sum(-1))
 
 
 def test_soft_threshold_is_the_l1_prox():
@@ -74,6 +94,33 @@ def test_stopping_rule_certifies_the_objective(device):
     assert ((p - p_best) >= -1e-9).all()
     # and the rule stops well before the budget: fewer iterations than a tight tolerance
     assert len(short) < len(long)
+
+
+@pytest.mark.parametrize("tol", [1e-3, 1e-8])
+def test_float64_fista_codes_pass_the_float64_test(tol, monkeypatch):
+    # blocks of 48 rows; float64 runs in float32 first where float32 can resolve the test
+    monkeypatch.setattr(sparse_coding, "_BLOCK_BYTES", 48 * 128 * 8)
+    y, w = _sparse_problem(6, dim=32, atoms=128)
+    # 600 iterations: enough in float64 at 1e-8, not if float32 held on to rows it cannot finish
+    z = fista(y, w, 0.1, iters=600, tol=tol)
+    primal, gap = _gap(y, w, 0.1, z)
+    assert (gap <= tol * primal + 1e-12).all()
+    best = fista(y, w, 0.1, iters=20_000, tol=1e-12, check_every=50)
+    assert ((primal - _objective(y, w, 0.1, best)) <= tol * primal + 1e-12).all()
+    # which precision did the work: float32 at 1e-3, float64 at 1e-8 (float32 cannot)
+    in_float32 = (z.float().double() == z).all(1).float().mean()
+    assert in_float32 > 0.9 if tol == 1e-3 else in_float32 == 0
+
+
+@pytest.mark.parametrize("solver", [ista, fista])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_a_z0_that_passes_is_returned_as_it_is(solver, dtype):
+    y, w = _sparse_problem(7, n=40, dim=32, atoms=128)      # big enough for float32 first
+    best = fista(y, w, 0.1, iters=20_000, tol=1e-10, check_every=50).to(dtype)
+    y, w = y.to(dtype), w.to(dtype)
+    assert torch.equal(solver(y, w, 0.1, tol=1e-3, z0=best), best)
+    z, trace = solver(y, w, 0.1, tol=1e-3, z0=best, trace=True)
+    assert torch.equal(z, best) and trace.shape == (0, 40)
 
 
 def test_fista_reaches_the_ista_optimum_faster():
