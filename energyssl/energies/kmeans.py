@@ -63,9 +63,12 @@ def _assign(y: Tensor, centers: Tensor) -> tuple[Tensor, Tensor]:
     return labels, _own(y, centers, labels)
 
 
-def _own(y: Tensor, centers: Tensor, labels: Tensor) -> Tensor:
-    """||y_i - w_(label i)||^2, computed from the difference: exact, and 0 on a centroid."""
-    diff = (y - centers.index_select(0, labels)).square_()
+def _own(y: Tensor, centers: Tensor, labels: Tensor, work: Tensor | None = None) -> Tensor:
+    """||y_i - w_(label i)||^2, computed from the difference: exact, and 0 on a centroid.
+
+    ``work``, an array like y that may be overwritten, saves two large allocations.
+    """
+    diff = torch.index_select(centers, 0, labels, out=work).sub_(y).square_()
     return diff @ diff.new_ones(diff.shape[1])     # a BLAS row sum: fast for short rows too
 
 
@@ -240,6 +243,7 @@ def lloyd(y: Tensor, centers: Tensor, iters: int = 300,
     counts = torch.bincount(labels, minlength=k)
     y_sq = (y.double() ** 2).sum()
     previous = _inertia(y_sq, centers, sums, counts).item()
+    work = torch.empty_like(y)
     for _ in range(iters):
         moved = _means(sums, counts).to(y.dtype)
         if not bool(counts.all()):  # rare: a centre to relocate
@@ -247,7 +251,7 @@ def lloyd(y: Tensor, centers: Tensor, iters: int = 300,
         shift = (moved - centers).norm(dim=1)
         centers = moved
         lower -= shift.amax()
-        upper = _own(y, centers, labels).sqrt_()
+        upper = _own(y, centers, labels, work).sqrt_()
         bound = torch.maximum(lower, _half_gaps(centers).index_select(0, labels))
         doubt = (upper > bound).nonzero().squeeze(1)
         if doubt.numel():
