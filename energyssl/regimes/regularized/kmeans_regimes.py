@@ -57,10 +57,16 @@ class _Seeded(Regime):
         super().__init__()
         self.seeded = False
 
-    def seed(self, model: KMeans, y: Tensor) -> None:
+    def start(self, model, y: Tensor, x: Tensor | None) -> tuple[Tensor, Tensor]:
+        """Check the batch, cast it to the centroids' dtype and seed on the first call:
+        ``(centroids, y)``."""
+        _check(model, y, x)
+        w = model.centroids
+        y = y.to(w.dtype)
         if not self.seeded:
-            model.centroids.copy_(kmeans_pp(y, model.k))
+            w.copy_(kmeans_pp(y, model.k))
             self.seeded = True
+        return w, y
 
     def get_extra_state(self):
         return {"seeded": self.seeded}
@@ -83,10 +89,7 @@ class Lloyd(_Seeded):
 
     @torch.no_grad()
     def forward(self, model, y, x=None):
-        _check(model, y, x)
-        w = model.centroids
-        y = y.to(w.dtype)
-        self.seed(model, y)
+        w, y = self.start(model, y, x)
         centers, labels, sq = lloyd_step(y, w.detach())
         w.copy_(centers)
         empty = model.k - torch.bincount(labels, minlength=model.k).count_nonzero()
@@ -117,10 +120,7 @@ class MiniBatchKMeans(_Seeded):
 
     @torch.no_grad()
     def forward(self, model, y, x=None):
-        _check(model, y, x)
-        w = model.centroids
-        y = y.to(w.dtype)
-        self.seed(model, y)
+        w, y = self.start(model, y, x)
         if self.counts.shape != (model.k,):
             self.counts = torch.zeros(model.k, dtype=w.dtype, device=w.device)
         labels, sq = assign(y, w.detach())
