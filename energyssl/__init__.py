@@ -6,10 +6,10 @@ exact densities (:mod:`energyssl.datasets`) make the exact metrics of
 :mod:`energyssl.metrics` possible.
 """
 
-from . import datasets, energies, latents, metrics, plot, regimes, samplers
+from . import datasets, energies, latents, metrics, monitors, networks, plot, regimes, samplers
 from .energy import Energy
 from .train import History, fit
 
-__all__ = ["Energy", "History", "fit", "datasets", "energies", "latents", "metrics", "plot",
-           "regimes", "samplers"]
+__all__ = ["Energy", "History", "fit", "datasets", "energies", "latents", "metrics", "monitors",
+           "networks", "plot", "regimes", "samplers"]
 __version__ = "0.1.0"

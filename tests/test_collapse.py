@@ -8,7 +8,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from energyssl.regimes.regularized import effective_rank, embedding_std
+from energyssl.monitors import effective_rank, embedding_std
 
 
 def fixture_settings(max_examples=25):

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import energyssl as es
+from energyssl.monitors import effective_rank, embedding_std
 from energyssl.regimes import EnergyLoss
 from energyssl.regimes.regularized import (
     BYOL,
@@ -22,8 +23,6 @@ from energyssl.regimes.regularized import (
     VICReg,
     barlow_twins,
     byol,
-    effective_rank,
-    embedding_std,
     simsiam,
     sinkhorn,
     swav,
@@ -70,7 +69,7 @@ REGIMES = {
     "byol": lambda model, d: BYOL(model, d, tau=0.99, rank_every=1),
     "simsiam": lambda model, d: SimSiam(d, rank_every=1),
     "swav": lambda model, d: SwAV(d, 16, rank_every=1),
-    "deepcluster": lambda model, d: DeepCluster(d, 8, every=50, memory=512, rank_every=1),
+    "deepcluster": lambda model, d: DeepCluster(d, 8, recluster_every=50, memory=512, rank_every=1),
 }
 
 
@@ -402,7 +401,7 @@ def test_deepcluster_loss_is_balanced_cross_entropy_on_the_other_views_labels(de
     d, n = 3, 20
     x, y = _randn(0, n, d, device=device), _randn(1, n, d, device=device)
     model = _identity(d).to(device)
-    regime = DeepCluster(d, n_clusters=4, memory=64, every=10).to(device).double()
+    regime = DeepCluster(d, n_clusters=4, memory=64, recluster_every=10).to(device).double()
     regime(model, y, x)                       # step 0: clusters the memory
     regime.step = 1                           # between re-clusterings
     loss = regime(model, y, x).loss
@@ -442,7 +441,7 @@ def test_deepcluster_centers_are_a_lloyd_fixed_point_of_the_memory(device):
 
 def test_deepcluster_reclusters_every_n_steps_and_resets_the_head(device):
     model = _toy_model(device=device)
-    regime = DeepCluster(D, n_clusters=4, every=3, memory=256).to(device)
+    regime = DeepCluster(D, n_clusters=4, recluster_every=3, memory=256).to(device)
     opt = torch.optim.Adam([*model.parameters(), *regime.parameters()], lr=0.05)
     x, y = _views(256, device=device)
     centers, heads = [], []

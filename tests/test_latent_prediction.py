@@ -10,8 +10,9 @@ import torch
 
 import energyssl as es
 from energyssl.datasets.horn import radii
-from energyssl.energies import Decoder, LatentDecoder
+from energyssl.energies import LatentDecoder
 from energyssl.latents import Descent, grid
+from energyssl.networks import MLPDecoder
 
 
 def _off_manifold(n: int, device):
@@ -58,7 +59,7 @@ def test_one_dimensional_latent_predicts_the_whole_ellipse(device):
 def test_unregularised_eight_dimensional_latent_collapses(device):
     data = es.datasets.make("horn", 2000, seed=0, device=device)
     torch.manual_seed(0)
-    model = LatentDecoder(Decoder(8, dim=2, x_dim=1), dim=2, x_dim=1,
+    model = LatentDecoder(MLPDecoder(8, dim=2, x_dim=1), dim=2, x_dim=1,
                           latent=Descent(8, -3.0, 3.0, restarts=2, steps=20, lr=0.2))
     es.fit(model, es.regimes.EnergyLoss(), data, steps=60, batch_size=64, seed=0,
            progress=False, lr=1e-2)

@@ -22,7 +22,7 @@ from energyssl.regimes.contrastive.margin import (
     SquareSquare,
 )
 from energyssl.regimes.contrastive.mcmc import ContrastiveDivergence
-from energyssl.regimes.contrastive.offending import (
+from energyssl.regimes.contrastive.most_offending import (
     CandidateSearch,
     GridSearch,
     LangevinSearch,

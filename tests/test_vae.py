@@ -38,7 +38,7 @@ def _independent_free_energy(vae, y, z, beta, sigma):
        latent_dim=st.integers(1, 3), seed=st.integers(0, 100))
 def test_free_energy_is_reconstruction_plus_beta_kl(beta, sigma, dim, latent_dim, seed):
     torch.manual_seed(seed)
-    vae = VAE(dim, latent_dim, hidden=16, beta=beta, sigma=sigma).double()
+    vae = VAE(dim, latent_dim, hidden=16, kl_weight=beta, sigma=sigma).double()
     y = 2 * torch.randn(7, dim, dtype=torch.float64)
     vae.eval()                                                # z = mu
     sigma = vae.log_sigma.exp().item()          # s is stored as a float32 log, like the weights
@@ -129,8 +129,9 @@ def test_shapes_devices_and_dtypes_follow_the_input(device, dtype):
     torch.testing.assert_close(vae.infer_z(y), vae.encoder(y)[:, :2])      # z* = mu(y)
 
 
-@pytest.mark.parametrize("kwargs", [dict(beta=0.0), dict(beta=-1.0), dict(beta=math.inf),
-                                    dict(beta=math.nan), dict(sigma=0.0), dict(sigma=-1.0),
+@pytest.mark.parametrize("kwargs", [dict(kl_weight=0.0), dict(kl_weight=-1.0),
+                                    dict(kl_weight=math.inf), dict(kl_weight=math.nan),
+                                    dict(sigma=0.0), dict(sigma=-1.0),
                                     dict(latent_dim=0), dict(hidden=0)])
 def test_bad_hyperparameters_raise(kwargs):
     with pytest.raises(ValueError):
@@ -159,7 +160,7 @@ def test_low_energy_area_shrinks_as_beta_grows():
     areas = []
     for beta in (0.1, 1.0, 4.0):
         torch.manual_seed(0)
-        vae = VAE(2, latent_dim=2, hidden=32, beta=beta, sigma=0.5)
+        vae = VAE(2, latent_dim=2, hidden=32, kl_weight=beta, sigma=0.5)
         es.fit(vae, es.regimes.EnergyLoss(), data, steps=300, batch_size=128, seed=0,
                progress=False, lr=1e-2)
         areas.append(es.metrics.low_energy_area(vae.eval(), box, resolution=64).item())

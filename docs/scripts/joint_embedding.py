@@ -63,7 +63,7 @@ regimes = {
     "BYOL": lambda m: BYOL(m, D, tau=0.99, rank_every=5),
     "SimSiam": lambda m: SimSiam(D, rank_every=5),
     "SwAV": lambda m: SwAV(D, 16, rank_every=5),
-    "DeepCluster": lambda m: DeepCluster(D, 8, every=50, memory=512, rank_every=5),
+    "DeepCluster": lambda m: DeepCluster(D, 8, recluster_every=50, memory=512, rank_every=5),
 }
 fig, (ax_std, ax_rank) = plt.subplots(1, 2, figsize=(11, 4))
 print(f"| regime | std * sqrt(d) | effective rank |  (held-out views, after {STEPS} steps)")

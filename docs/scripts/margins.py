@@ -30,7 +30,7 @@ from energyssl.regimes.contrastive.margin import (  # noqa: E402
     SquareSquare,
 )
 from energyssl.regimes.contrastive.mcmc import ContrastiveDivergence  # noqa: E402
-from energyssl.regimes.contrastive.offending import (  # noqa: E402
+from energyssl.regimes.contrastive.most_offending import (  # noqa: E402
     GridSearch,
     pairwise_energies,
 )

@@ -66,7 +66,7 @@ def vae_beta_figure():
     vaes = {}
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
     for ax, beta in zip(axes, (0.1, 1.0, 4.0), strict=True):
-        vae = train(lambda b=beta: es.energies.VAE(2, latent_dim=2, hidden=64, beta=b,
+        vae = train(lambda b=beta: es.energies.VAE(2, latent_dim=2, hidden=64, kl_weight=b,
                                                    sigma=0.5),
                     es.regimes.EnergyLoss(), DATA, steps=1500, lr=3e-3)
         raw, calibrated, b = areas(vae)
@@ -87,7 +87,7 @@ def horn_figure():
         x_dim=1, latent=grid(0, 2 * math.pi, 64)),
         es.regimes.EnergyLoss(), data, steps=300, lr=0.1, batch_size=64)
     free = train(lambda: es.energies.LatentDecoder(
-        es.energies.Decoder(8, dim=2, x_dim=1), dim=2, x_dim=1,
+        es.networks.MLPDecoder(8, dim=2, x_dim=1), dim=2, x_dim=1,
         latent=Descent(8, -3.0, 3.0, restarts=2, steps=20, lr=0.2)),
         es.regimes.EnergyLoss(), data, steps=150, lr=1e-2, batch_size=64)
     x_data, y_data = es.datasets.make("horn", 500, seed=9)

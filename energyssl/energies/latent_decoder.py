@@ -15,44 +15,12 @@ from __future__ import annotations
 
 import math
 
-import torch
 from torch import nn
 
 from .. import _checks
 from ..energy import Energy
 from ..latents import Latent, grid
-from .mlp import layers
-
-
-class Ellipse(nn.Module):
-    """Decoder g(x, z) = f(x) * [w1 cos z, w2 sin z]; f = 1 when ``x_dim`` is None.
-
-    ``f`` is a small MLP with a softplus output, so the radii stay positive.
-    """
-
-    def __init__(self, radii=(1.0, 1.0), x_dim: int | None = None, hidden: int = 32):
-        super().__init__()
-        self.w = nn.Parameter(torch.as_tensor(radii, dtype=torch.float32).clone())
-        if self.w.shape != (2,):
-            raise ValueError(f"radii must be two numbers, got {radii!r}")
-        self.f = None if x_dim is None else nn.Sequential(
-            nn.Linear(x_dim, hidden), nn.SiLU(), nn.Linear(hidden, 2), nn.Softplus())
-
-    def forward(self, z, x=None):
-        curve = self.w * torch.cat([torch.cos(z[:, :1]), torch.sin(z[:, :1])], -1)
-        return curve if self.f is None else self.f(x) * curve
-
-
-class Decoder(nn.Module):
-    """Decoder g(x, z) = MLP([x, z]) (or MLP(z) without x): free to use every direction of z."""
-
-    def __init__(self, latent_dim: int, dim: int = 2, x_dim: int | None = None,
-                 hidden: int = 64, depth: int = 2):
-        super().__init__()
-        self.net = layers(latent_dim + (x_dim or 0), hidden, depth, dim)
-
-    def forward(self, z, x=None):
-        return self.net(z if x is None else torch.cat([x, z], -1))
+from ..networks import EllipseDecoder, MLPDecoder
 
 
 class LatentDecoder(Energy):
@@ -83,13 +51,13 @@ class LatentDecoder(Energy):
     def ellipse(cls, radii=(1.0, 1.0), x_dim: int | None = None, latent: Latent | None = None,
                 beta: float = math.inf) -> LatentDecoder:
         """The NYU ellipse (``x_dim=None``) or conditional horn model."""
-        return cls(Ellipse(radii, x_dim), 2, x_dim, latent, beta)
+        return cls(EllipseDecoder(radii, x_dim), 2, x_dim, latent, beta)
 
     @classmethod
     def mlp(cls, latent: Latent, dim: int = 2, x_dim: int | None = None, hidden: int = 64,
             depth: int = 2, beta: float = math.inf) -> LatentDecoder:
         """E(x, y, z) = ||y - MLP([x, z])||^2 with a latent of ``latent.dim`` dimensions."""
-        return cls(Decoder(latent.dim, dim, x_dim, hidden, depth), dim, x_dim, latent, beta)
+        return cls(MLPDecoder(latent.dim, dim, x_dim, hidden, depth), dim, x_dim, latent, beta)
 
     def energy(self, y, x=None, z=None):
         if z is None:

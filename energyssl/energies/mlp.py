@@ -8,19 +8,10 @@ the same shape on toy data). SiLU keeps the landscape smooth, which Langevin sam
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from .. import _checks
 from ..energy import Energy
-
-
-def layers(width_in: int, hidden: int, depth: int, width_out: int) -> nn.Sequential:
-    """``depth`` Linear+SiLU hidden layers of width ``hidden``, then a Linear to ``width_out``."""
-    blocks: list[nn.Module] = []
-    for _ in range(depth):
-        blocks += [nn.Linear(width_in, hidden), nn.SiLU()]
-        width_in = hidden
-    return nn.Sequential(*blocks, nn.Linear(width_in, width_out))
+from ..networks import mlp
 
 
 class MLP(Energy):
@@ -42,7 +33,7 @@ class MLP(Energy):
         super().__init__(dim, x_dim)
         hidden = _checks.integer(hidden, "hidden")
         depth = _checks.integer(depth, "depth")
-        self.net = layers(dim + (x_dim or 0), hidden, depth, 1)
+        self.net = mlp(dim + (x_dim or 0), hidden, depth, 1)
 
     def energy(self, y, x=None, z=None):
         inputs = y if x is None else torch.cat([x, y], -1)

@@ -6,10 +6,10 @@ d = dim and e ~ N(0, I)::
 
     recon(y) = ||y - g(mu(y) + sigma(y) * e)||^2 / (2 s^2) + d log s
     KL(y)    = 1/2 sum_j (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1)       (gaussian_kl)
-    F(y)     = recon(y) + beta * KL(y)
+    F(y)     = recon(y) + w * KL(y)        (w = kl_weight)
 
-For beta = 1, F(y) = -ELBO(y) - d/2 log(2 pi): the negative evidence lower bound of Kingma and
-Welling (2014) without the constant of the Gaussian likelihood. beta > 1 is the beta-VAE of
+For w = 1, F(y) = -ELBO(y) - d/2 log(2 pi): the negative evidence lower bound of Kingma and
+Welling (2014) without the constant of the Gaussian likelihood. w > 1 is the beta-VAE of
 Higgins et al. (2017). ``log_likelihood(y, samples=K)`` is the importance-weighted bound of
 Burda et al. (2016), constants included::
 
@@ -26,14 +26,14 @@ No negatives are needed: to give y a low F the encoder must send it to a z the d
 back close to y, and the KL term prices the information z carries about y (it is the rate of
 the code). A few nats of rate can only tell apart a bounded number of distinct reconstructions,
 so only a limited volume of y-space can be reconstructed well. At a fixed s that volume
-shrinks as beta grows: the area holding 90% of exp(-F) on 8gaussians falls from about 62 to 34
-to 19 for beta = 0.1, 1, 4 (tests/test_vae.py). As beta -> 0 the model tends to a plain
+shrinks as w grows: the area holding 90% of exp(-F) on 8gaussians falls from about 62 to 34
+to 19 for w = 0.1, 1, 4 (tests/test_vae.py). As w -> 0 the model tends to a plain
 autoencoder, which reconstructs every y and whose landscape is flat. (LeCun and Canziani
 2021, NYU Deep Learning, "regularized latent-variable EBMs".)
 
 Example::
 
-    vae = es.energies.VAE(dim=2, latent_dim=2, hidden=64, beta=1.0)
+    vae = es.energies.VAE(dim=2, latent_dim=2, hidden=64, kl_weight=1.0)
     es.fit(vae, es.regimes.EnergyLoss(), data, steps=2000)    # minimises the mean -ELBO
     vae.eval()
     vae(data)                       # free energy, deterministic (z = mu)
@@ -49,7 +49,7 @@ from torch import Tensor, nn
 
 from .. import _checks
 from ..energy import Energy
-from .mlp import layers
+from ..networks import mlp
 
 
 def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -59,40 +59,38 @@ def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
 
 
 class VAE(Energy):
-    """F(y) = ||y - g(z)||^2 / (2 s^2) + d log s + beta * KL(q(z | y) || N(0, I)).
+    """F(y) = ||y - g(z)||^2 / (2 s^2) + d log s + w * KL(q(z | y) || N(0, I)).
 
     Args:
         dim: dimension of y.
         latent_dim: dimension of z.
         hidden: width of the hidden layers of encoder and decoder.
-        beta: weight of the KL term (the beta of beta-VAE), positive and finite; stored as
-            ``kl_weight``. It is not the inverse temperature ``self.beta`` of
-            :class:`~energyssl.Energy`: the VAE removes z with its encoder, so the ``beta``
-            argument of :meth:`free_energy` has no effect on it.
+        kl_weight: weight w of the KL term (the "beta" of Higgins et al.'s beta-VAE),
+            positive and finite. ``beta`` in this package is always the inverse temperature.
         sigma: observation std s, or None to learn it (one scalar, initialised at 1).
         depth: number of hidden layers of encoder and decoder.
 
     Example::
 
-        vae = es.energies.VAE(dim=2, latent_dim=2, beta=4.0)
+        vae = es.energies.VAE(dim=2, latent_dim=2, kl_weight=4.0)
         mu, logvar = vae.encode(torch.randn(8, 2))
         vae.decode(mu).shape          # torch.Size([8, 2])
     """
 
-    def __init__(self, dim: int, latent_dim: int = 2, hidden: int = 64, beta: float = 1.0,
+    def __init__(self, dim: int, latent_dim: int = 2, hidden: int = 64, kl_weight: float = 1.0,
                  sigma: float | None = 1.0, depth: int = 2):
         super().__init__(dim)
         self.latent_dim = _checks.integer(latent_dim, "latent_dim")
         hidden = _checks.integer(hidden, "hidden")
         depth = _checks.integer(depth, "depth")
-        self.kl_weight = _checks.positive(beta, "beta")
+        self.kl_weight = _checks.positive(kl_weight, "kl_weight")
         if sigma is None:
             self.log_sigma = nn.Parameter(torch.zeros(()))
         else:
             sigma = _checks.positive(sigma, "sigma")
             self.register_buffer("log_sigma", torch.tensor(math.log(sigma)))
-        self.encoder = layers(dim, hidden, depth, 2 * self.latent_dim)
-        self.decoder = layers(self.latent_dim, hidden, depth, dim)
+        self.encoder = mlp(dim, hidden, depth, 2 * self.latent_dim)
+        self.decoder = mlp(self.latent_dim, hidden, depth, dim)
 
     def encode(self, y: Tensor) -> tuple[Tensor, Tensor]:
         """Mean and log-variance of q(z | y), each (B, latent_dim)."""
@@ -114,7 +112,7 @@ class VAE(Energy):
         return 0.5 * sq * torch.exp(-2 * self.log_sigma) + self.dim * self.log_sigma
 
     def energy(self, y, x=None, z=None):
-        """recon(y, z) + beta * KL(y); z defaults to a reparameterised draw (train) or mu (eval)."""
+        """recon(y, z) + w * KL(y); z defaults to a reparameterised draw (train) or mu (eval)."""
         mu, logvar = self.encode(y)
         if z is None:
             z = mu + (0.5 * logvar).exp() * torch.randn_like(mu) if self.training else mu
@@ -123,7 +121,7 @@ class VAE(Energy):
     def log_likelihood(self, y: Tensor, samples: int = 64) -> Tensor:
         """The IWAE bound L_K(y) on log p(y) with K = ``samples`` draws from q; shape (B,).
 
-        Constants included, beta not involved: it bounds the log-likelihood of the generative
+        Constants included, w not involved: it bounds the log-likelihood of the generative
         model p(z) p(y | z). Stochastic (the global torch RNG), in train and eval mode alike.
         """
         samples = _checks.integer(samples, "samples")

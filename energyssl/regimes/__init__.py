@@ -4,11 +4,11 @@
 * regularized (:mod:`.regularized`): limit the volume of y-space that can take low energy.
 """
 
-from .base import Regime, Step, energies
+from .base import Regime, Step, free_energy
 from .contrastive import *  # noqa: F401,F403
 from .contrastive import __all__ as _contrastive
 from .energy_loss import EnergyLoss
 from .regularized import *  # noqa: F401,F403
 from .regularized import __all__ as _regularized
 
-__all__ = ["Regime", "Step", "energies", "EnergyLoss", *_contrastive, *_regularized]
+__all__ = ["Regime", "Step", "free_energy", "EnergyLoss", *_contrastive, *_regularized]

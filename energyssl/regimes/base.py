@@ -38,6 +38,6 @@ class Regime(nn.Module):
         """Called by :func:`energyssl.fit` after each optimizer step; nothing by default."""
 
 
-def energies(model: nn.Module, y: Tensor, x: Tensor | None = None) -> Tensor:
+def free_energy(model: nn.Module, y: Tensor, x: Tensor | None = None) -> Tensor:
     """The model's free energy of a batch, for an Energy or any module mapping y (and x) to (B,)."""
     return model(y) if x is None else model(y, x)

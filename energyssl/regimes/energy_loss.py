@@ -9,7 +9,7 @@ It is here as the baseline every other regime fixes.
 
 from __future__ import annotations
 
-from .base import Regime, Step, energies
+from .base import Regime, Step, free_energy
 
 
 class EnergyLoss(Regime):
@@ -21,5 +21,5 @@ class EnergyLoss(Regime):
     """
 
     def forward(self, model, y, x=None):
-        loss = energies(model, y, x).mean()
+        loss = free_energy(model, y, x).mean()
         return Step(loss, {"loss": loss.detach()})

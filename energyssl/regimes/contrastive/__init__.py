@@ -15,9 +15,9 @@ from .margin import (
 )
 from .mcmc import ContrastiveDivergence
 from .mining import HCL, Hardest, MoCHi, debiased_loss, hardest, hcl_loss, hcl_weights, mochi
+from .most_offending import CandidateSearch, GridSearch, LangevinSearch, Search
 from .nce import NCE
 from .noise import GaussianFit, GaussianMixture, Noise, Uniform
-from .offending import CandidateSearch, GridSearch, LangevinSearch, Search
 
 __all__: list[str] = [
     "NCE", "Noise", "GaussianFit", "Uniform", "GaussianMixture",

@@ -48,7 +48,7 @@ from torch.utils.checkpoint import checkpoint
 
 from ... import _checks
 from ...energies.joint_embedding import JointEmbedding
-from ..base import Regime, Step, energies
+from ..base import Regime, Step, free_energy
 from .distributed import all_gather, offset, world_size
 from .mining import HCL, Hardest, MoCHi, hardest, mochi
 
@@ -220,7 +220,7 @@ class InfoNCE(Regime):
                 raise ValueError(f"negatives must have shape ({y.shape[0]}, K, {y.shape[1]}), "
                                  f"got {tuple(negatives.shape)}")
             k = negatives.shape[1]
-            extra = energies(model, negatives.flatten(0, 1),
+            extra = free_energy(model, negatives.flatten(0, 1),
                              x.repeat_interleave(k, 0)).view(-1, k)
         if isinstance(self.mining, MoCHi):
             loss = self._mochi(model, y, x, extra)

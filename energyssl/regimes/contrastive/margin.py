@@ -1,7 +1,7 @@
 """Margin losses: push the correct answer down and the most offending incorrect one up.
 
 With E_c = F(x_i, y_i) the energy of the correct answer and Ē = F(x_i, Ȳ_i) that of the most
-offending incorrect answer (:mod:`.offending`), LeCun et al. 2006 ("A Tutorial on
+offending incorrect answer (:mod:`.most_offending`), LeCun et al. 2006 ("A Tutorial on
 Energy-Based Learning", section 2.2 and Table 1) list these per-sample losses::
 
     loss                 formula                                    margin   pushes up
@@ -40,8 +40,8 @@ from torch import Tensor, nn
 from ... import _checks
 from ...metrics import grid
 from ...samplers.chain import uniform
-from ..base import Regime, Step, energies
-from .offending import CandidateSearch, Search, pairwise_energies
+from ..base import Regime, Step, free_energy
+from .most_offending import CandidateSearch, Search, pairwise_energies
 
 
 def _vector(value, name: str) -> Tensor:
@@ -74,7 +74,7 @@ class MarginLoss(Regime):
     """Base of the margin losses: L = mean_i loss(F(x_i, y_i), F(x_i, Ȳ_i)).
 
     Args:
-        search: how Ȳ is found (a :class:`~.offending.Search`); default the other batch items
+        search: how Ȳ is found (a :class:`~.most_offending.Search`); default the other batch items
             y_j scored as F(x_i, y_j), which suits a conditional energy. For an unconditional
             one the other items are data too: search a grid or by Langevin instead.
         epsilon: radius ε >= 0 of the ball around y_i that Ȳ_i must lie outside.
@@ -99,8 +99,8 @@ class MarginLoss(Regime):
         return self.search(model, y, x, self.epsilon)
 
     def forward(self, model, y, x=None):
-        energy_data = energies(model, y, x)
-        energy_neg = energies(model, self.negatives(model, y, x), x)
+        energy_data = free_energy(model, y, x)
+        energy_neg = free_energy(model, self.negatives(model, y, x), x)
         loss = self.loss(energy_data, energy_neg).mean()
         return Step(loss, {"loss": loss.detach(), "energy_data": energy_data.detach().mean(),
                            "energy_neg": energy_neg.detach().mean()})
@@ -256,7 +256,7 @@ class NegativeLogLikelihood(Regime):
         return uniform(self.points, self.box, y)
 
     def forward(self, model, y, x=None):
-        energy_data = energies(model, y, x)
+        energy_data = free_energy(model, y, x)
         energy_points = pairwise_energies(model, self.negatives(model, y, x), x)
         loss = self.loss(energy_data, energy_points).mean()
         return Step(loss, {"loss": loss.detach(), "energy_data": energy_data.detach().mean(),

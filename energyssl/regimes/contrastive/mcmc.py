@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from ... import _checks
 from ...samplers import METHODS, ReplayBuffer, sample
 from ...samplers.chain import uniform
-from ..base import Regime, Step, energies
+from ..base import Regime, Step, free_energy
 
 STARTS = ("data", "noise")
 
@@ -104,8 +104,8 @@ class ContrastiveDivergence(Regime):
 
     def forward(self, model, y, x=None):
         negatives = self.negatives(model, y, x)
-        energy_data = energies(model, y, x)
-        energy_neg = energies(model, negatives, x)
+        energy_data = free_energy(model, y, x)
+        energy_neg = free_energy(model, negatives, x)
         loss = energy_data.mean() - energy_neg.mean()
         if self.alpha > 0:
             loss = loss + self.alpha * (energy_data.pow(2) + energy_neg.pow(2)).mean()

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ... import _checks
-from ..base import Regime, Step, energies
+from ..base import Regime, Step, free_energy
 from .noise import Noise, as_noise
 
 
@@ -72,7 +72,7 @@ class NCE(Regime):
             raise ValueError(f"noise.sample(({count},)) must return shape ({count}, "
                              f"{y.shape[1]}), got {tuple(noise.shape)}")
         x_noise = None if x is None else x[torch.arange(count, device=y.device) % batch]
-        f_data, f_noise = energies(model, y, x), energies(model, noise, x_noise)
+        f_data, f_noise = free_energy(model, y, x), free_energy(model, noise, x_noise)
         c = self.c.to(f_data.dtype)
         g_data = c - f_data - self._log_prob(y) - log_nu
         g_noise = c - f_noise - self._log_prob(noise) - log_nu

@@ -26,7 +26,7 @@ from torch import Tensor
 
 from ... import _checks
 from ..base import Step
-from .siamese import JointEmbeddingRegime
+from .joint_embedding import JointEmbeddingRegime
 
 
 def cross_correlation(a: Tensor, b: Tensor, eps: float = 1e-5) -> Tensor:
@@ -57,7 +57,7 @@ class BarlowTwins(JointEmbeddingRegime):
     Args:
         lam: weight of the redundancy reduction term (>= 0); 0.0051 in the paper.
         eps: added to each dimension's batch variance before standardising (> 0).
-        augment, rank_every: see :class:`~.siamese.JointEmbeddingRegime`.
+        augment, rank_every: see :class:`~.joint_embedding.JointEmbeddingRegime`.
 
     Example::
 

@@ -37,7 +37,7 @@ from torch import Tensor, nn
 
 from ... import _checks
 from ..base import Step
-from .siamese import JointEmbeddingRegime, check_model
+from .joint_embedding import JointEmbeddingRegime, check_model
 
 
 def predictor(embed_dim: int, hidden: int) -> nn.Sequential:
@@ -67,7 +67,7 @@ class BYOL(JointEmbeddingRegime):
             the paper).
         tau: target momentum in [0, 1] (1 = frozen target, 0 = a copy of the online network).
         total_steps: if given, tau rises from ``tau`` to 1 along a cosine over this many steps.
-        augment, rank_every: see :class:`~.siamese.JointEmbeddingRegime`.
+        augment, rank_every: see :class:`~.joint_embedding.JointEmbeddingRegime`.
 
     Example::
 

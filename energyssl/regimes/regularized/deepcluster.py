@@ -11,7 +11,7 @@ How this maps onto a regime that sees one batch at a time, without data indices:
 
 * memory: the L2-normalised, detached embeddings of the last ``memory`` views seen stand for
   "the features of the data set";
-* re-clustering: at step 0 and every ``every`` steps, k-means (k-means++ seeding, then
+* re-clustering: at step 0 and every ``recluster_every`` steps, k-means (k-means++ seeding, then
   Lloyd) runs on the memory and gives K centroids m_1..m_K and cluster sizes n_1..n_K; the
   head is re-initialised;
 * pseudo-labels: between re-clusterings, an embedding's label is its nearest centroid,
@@ -26,7 +26,7 @@ How this maps onto a regime that sees one batch at a time, without data indices:
 The prediction loss alone is met by putting every input in one cluster; the balanced
 weights and the re-seeding of empty clusters keep K populated clusters, which is what keeps
 the features spread. Re-clustering reads the k-means convergence test on the host (once per
-Lloyd iteration, every ``every`` steps); the steps in between do not. Reference: Caron,
+Lloyd iteration, every ``recluster_every`` steps); the steps in between do not. Reference: Caron,
 Bojanowski, Joulin and Douze 2018, "Deep Clustering for Unsupervised Learning of Visual
 Features".
 
@@ -45,7 +45,7 @@ from torch import Tensor, nn
 from ... import _checks
 from ...energies.kmeans import assign, kmeans_pp, lloyd
 from ..base import Step
-from .siamese import JointEmbeddingRegime
+from .joint_embedding import JointEmbeddingRegime
 
 
 def pseudo_label_loss(logits: Tensor, labels: Tensor, weights: Tensor) -> Tensor:
@@ -59,11 +59,11 @@ class DeepCluster(JointEmbeddingRegime):
     Args:
         embed_dim: the dimension k of the model's embeddings.
         n_clusters: the number K of k-means clusters (and of the head's classes).
-        every: re-cluster the memory every this many steps (DeepCluster's epoch).
+        recluster_every: re-cluster the memory every this many steps (DeepCluster's epoch).
         memory: how many recent embeddings the clustering sees (>= K).
         iters: at most this many Lloyd iterations per clustering.
         tol: Lloyd stops when the inertia falls by less than this fraction.
-        augment, rank_every: see :class:`~.siamese.JointEmbeddingRegime`.
+        augment, rank_every: see :class:`~.joint_embedding.JointEmbeddingRegime`.
 
     Buffers (checkpointed): ``memory`` (the ring of embeddings), ``centers`` (K, k) and
     ``weights`` (K,). The first step clusters its own batch (both views), so the first batch
@@ -71,17 +71,17 @@ class DeepCluster(JointEmbeddingRegime):
 
     Example::
 
-        regime = DeepCluster(embed_dim=16, n_clusters=16, every=50, memory=2048)
+        regime = DeepCluster(embed_dim=16, n_clusters=16, recluster_every=50, memory=2048)
         es.fit(model, regime, (view_1, view_2), steps=500, batch_size=256)
     """
 
-    def __init__(self, embed_dim: int, n_clusters: int = 16, every: int = 100,
+    def __init__(self, embed_dim: int, n_clusters: int = 16, recluster_every: int = 100,
                  memory: int = 4096, iters: int = 50, tol: float = 1e-4, augment=None,
                  rank_every: int = 25):
         super().__init__(augment, rank_every)
         embed_dim = _checks.integer(embed_dim, "embed_dim")
         self.n_clusters = _checks.integer(n_clusters, "n_clusters")
-        self.every = _checks.integer(every, "every")
+        self.recluster_every = _checks.integer(recluster_every, "recluster_every")
         memory = _checks.integer(memory, "memory")
         if memory < self.n_clusters:
             raise ValueError(f"memory must hold at least n_clusters = {self.n_clusters} "
@@ -124,7 +124,7 @@ class DeepCluster(JointEmbeddingRegime):
         a, b = self.embed(model, y, x)
         za, zb = F.normalize(a.detach(), dim=1), F.normalize(b.detach(), dim=1)
         self.remember(torch.cat([za, zb]))
-        if self.step % self.every == 0:
+        if self.step % self.recluster_every == 0:
             self.recluster()
         with torch.no_grad():
             labels_a, _ = assign(za, self.centers)

@@ -26,7 +26,7 @@ from torch import Tensor
 from ... import _checks
 from ..base import Step
 from .byol import predictor
-from .siamese import JointEmbeddingRegime
+from .joint_embedding import JointEmbeddingRegime
 
 
 def negative_cosine(prediction: Tensor, target: Tensor) -> Tensor:
@@ -44,7 +44,7 @@ class SimSiam(JointEmbeddingRegime):
         embed_dim: the dimension k of the model's embeddings.
         hidden: width of the predictor's bottleneck; default k // 4 (512 for k = 2048 in
             the paper).
-        augment, rank_every: see :class:`~.siamese.JointEmbeddingRegime`.
+        augment, rank_every: see :class:`~.joint_embedding.JointEmbeddingRegime`.
 
     Example::
 

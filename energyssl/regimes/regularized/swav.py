@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from ... import _checks
 from ..base import Step
-from .siamese import JointEmbeddingRegime
+from .joint_embedding import JointEmbeddingRegime
 
 
 def sinkhorn(scores: Tensor, epsilon: float = 0.05, iters: int = 3) -> Tensor:
@@ -73,7 +73,7 @@ class SwAV(JointEmbeddingRegime):
         temperature: T of the softmax over prototype scores (> 0).
         epsilon: entropic regularisation of the Sinkhorn codes (> 0).
         sinkhorn_iters: Sinkhorn-Knopp iterations (>= 1).
-        augment, rank_every: see :class:`~.siamese.JointEmbeddingRegime`.
+        augment, rank_every: see :class:`~.joint_embedding.JointEmbeddingRegime`.
 
     Example::
 

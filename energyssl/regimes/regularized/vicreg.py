@@ -28,7 +28,7 @@ from torch import Tensor
 
 from ... import _checks
 from ..base import Step
-from .siamese import JointEmbeddingRegime
+from .joint_embedding import JointEmbeddingRegime
 
 
 def _batch(z: Tensor, name: str) -> Tensor:
@@ -68,7 +68,7 @@ class VICReg(JointEmbeddingRegime):
         invariance, variance, covariance: the coefficients lam, mu, nu (>= 0).
         gamma: target batch std of every embedding dimension (> 0).
         eps: added to the variance before the square root (> 0).
-        augment, rank_every: see :class:`~.siamese.JointEmbeddingRegime`.
+        augment, rank_every: see :class:`~.joint_embedding.JointEmbeddingRegime`.
 
     Logs the three terms (each view's variance and covariance summed) and the collapse
     monitors.

@@ -41,7 +41,7 @@ from torch import Tensor
 
 from .. import _checks
 from ..energy import Energy
-from .mlp import layers
+from ..networks import mlp
 
 CORRUPTIONS = ("mask", "noise")
 
@@ -82,8 +82,8 @@ class DenoisingAutoencoder(Energy):
         depth = _checks.integer(depth, "depth")
         draws = _checks.integer(draws, "draws")
         width_in = 2 * dim if self.corruption == "mask" else dim
-        self.encoder = layers(width_in, hidden, depth, code_dim)
-        self.decoder = layers(code_dim, hidden, depth, dim)
+        self.encoder = mlp(width_in, hidden, depth, code_dim)
+        self.decoder = mlp(code_dim, hidden, depth, dim)
         self.register_buffer("fixed_draws", self.draw(draws, torch.empty(0)))
 
     def draw(self, n: int, like: Tensor) -> Tensor:

@@ -35,8 +35,8 @@ from collections.abc import Callable
 from torch import Tensor, nn
 
 from ... import _checks
+from ...monitors import effective_rank, embedding_std
 from ..base import Regime
-from .collapse import effective_rank, embedding_std
 
 
 def check_model(model) -> nn.Module:

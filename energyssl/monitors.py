@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ... import _checks
+from . import _checks
 
 
 def embedding_std(z: Tensor) -> Tensor:
