@@ -6,10 +6,30 @@ exact densities (:mod:`energyssl.datasets`) make the exact metrics of
 :mod:`energyssl.metrics` possible.
 """
 
-from . import datasets, energies, latents, metrics, monitors, networks, plot, regimes, samplers
-from .energy import Energy
-from .train import History, fit
+import importlib
 
-__all__ = ["Energy", "History", "fit", "datasets", "energies", "latents", "metrics", "monitors",
-           "networks", "plot", "regimes", "samplers"]
 __version__ = "0.1.0"
+
+# Imported on first use (PEP 562), so that `energyssl --help` does not pay for torch.
+_MODULES = ("datasets", "energies", "latents", "metrics", "monitors", "networks", "plot",
+            "regimes", "samplers")
+_NAMES = {"Energy": "energy", "History": "train", "StopTraining": "train", "fit": "train",
+          "load_checkpoint": "checkpoint"}
+
+__all__ = ["Energy", "History", "StopTraining", "fit", "load_checkpoint", "datasets", "energies",
+           "latents", "metrics", "monitors", "networks", "plot", "regimes", "samplers"]
+
+
+def __getattr__(name):
+    if name in _MODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    elif name in _NAMES:
+        value = getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
+    else:
+        raise AttributeError(f"module 'energyssl' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})

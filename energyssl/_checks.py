@@ -9,6 +9,7 @@ already synchronises to log (see :func:`values_checked`).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -123,3 +124,34 @@ def box(value, name: str = "box") -> tuple[tuple[float, float], ...]:
             raise ValueError(
                 f"{name} must have positive area: axis {axis} has low={lo} >= high={hi}")
     return pairs
+
+
+def _memory_limit() -> int:
+    """Bytes one allocation may take: a quarter of the machine's RAM, or 8 GiB where the RAM
+    cannot be read."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
+    except (AttributeError, ValueError, OSError):
+        return 8 << 30
+
+
+def _bytes(n: float) -> str:
+    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+    power = 0
+    while n >= 1024 and power < len(units) - 1:
+        n, power = n / 1024, power + 1
+    return f"{n:.1f} {units[power]}"
+
+
+def memory(name: str, elements: int, dtype: torch.dtype) -> int:
+    """Refuse, before allocating, an array of ``elements`` entries of ``dtype`` that would take
+    more than a quarter of the machine's RAM (8 GiB where it cannot be read); the
+    ValueError names the argument ``name`` that asked for it and the memory it would need.
+    Returns the number of bytes."""
+    size = int(elements) * torch.empty(0, dtype=dtype).element_size()
+    limit = _memory_limit()
+    if size > limit:
+        raise ValueError(f"{name} asks for {int(elements):,} {dtype} entries ({_bytes(size)}), "
+                         f"more than the {_bytes(limit)} allowed (a quarter of this machine's "
+                         f"RAM); lower {name}")
+    return size

@@ -28,12 +28,41 @@ Example::
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
-from . import _checks
+from . import _box, _checks
 from .latents import Latent
+from .ops.pairwise import tile
+
+
+class Bilinear(NamedTuple):
+    """Pairwise energies that factor through embeddings (:meth:`Energy.bilinear`)::
+
+        F(x_i, y_j) = offset + row_i + col_j - a_i . b_j
+
+    a (n, k) embeds the x, b (m, k) the y; row (n,) and col (m,) are optional terms of one
+    side only (None: zero) and offset is a number. Any scale is folded into a.
+    """
+
+    a: Tensor
+    b: Tensor
+    row: Tensor | None = None
+    col: Tensor | None = None
+    offset: float = 0.0
+
+    def energies(self) -> Tensor:
+        """The (n, m) matrix F(x_i, y_j)."""
+        out = self.offset - self.a @ self.b.T
+        if self.row is not None:
+            out = out + self.row[:, None]
+        return out if self.col is None else out + self.col
+
+    def transposed(self) -> Bilinear:
+        """The same energies with the roles of x and y swapped: the matrix F^T."""
+        return Bilinear(self.b, self.a, self.col, self.row, self.offset)
 
 
 class Energy(nn.Module):
@@ -101,16 +130,28 @@ class Energy(nn.Module):
     def pairwise(self, y: Tensor, x: Tensor) -> Tensor:
         """The matrix F(x_i, y_j) of every x against every y, shape (len(x), len(y)).
 
-        The default tiles the batch (len(x) * len(y) evaluations); energies with a cheaper
-        form (a joint embedding's matmul) override it. Contrastive regimes use it to score
-        each x against the other batch items as negatives.
+        From the factors when the energy declares them (:meth:`bilinear`), else by tiling the
+        batch (len(x) * len(y) evaluations). Contrastive regimes use it to score each x
+        against the other batch items as negatives.
         """
         _checks.tensor(y, "y", dim=self.dim)
         if self.x_dim is None:
             raise ValueError(f"{type(self).__name__} is unconditional; pairwise needs E(x, y)")
         _checks.tensor(x, "x", dim=self.x_dim)
-        n, m = x.shape[0], y.shape[0]
-        return self.free_energy(y.repeat(n, 1), x.repeat_interleave(m, 0), self.beta).view(n, m)
+        factors = self.bilinear(y, x)
+        return tile(self, y, x) if factors is None else factors.energies()
+
+    def bilinear(self, y: Tensor, x: Tensor) -> Bilinear | None:
+        """Capability hook: the factors of the pairwise energies, or None (the default).
+
+        An energy whose matrix F(x_i, y_j) is offset + row_i + col_j - a_i . b_j returns
+        ``Bilinear(a, b, row, col, offset)`` for the batch (a from x, b from y, with
+        gradients), and then ``pairwise`` is that matrix and InfoNCE computes its loss from
+        a and b without the B x B energies (:mod:`energyssl.ops.infonce`). MoCHi mining
+        needs the form offset - a_i . b_j (no row or col) on unit vectors. Inputs are
+        checked by the caller.
+        """
+        return None
 
     def infer_z(self, y: Tensor, x: Tensor | None = None) -> Tensor:
         """argmin_z E(x, y, z), shape (B, dim_z). Needs a latent."""
@@ -135,8 +176,7 @@ class Energy(nn.Module):
         box = _checks.box(((-4.0, 4.0),) * self.dim if box is None else box)
         if len(box) != self.dim:
             raise ValueError(f"box must have {self.dim} (low, high) pairs, got {len(box)}")
-        param = next(self.parameters(), None)
-        like = torch.empty(0) if param is None else param
+        like = _box.like(self)
         if x is None:
             if self.x_dim is not None:
                 raise ValueError(f"{type(self).__name__} is conditional; infer_y needs x")
@@ -145,11 +185,7 @@ class Energy(nn.Module):
             self.check(torch.zeros(x.shape[0], self.dim, dtype=x.dtype, device=x.device), x)
             like, rows = x, x.shape[0]
             xx = x.detach().repeat_interleave(n_starts, 0)
-        low = torch.tensor([b[0] for b in box], dtype=like.dtype, device=like.device)
-        high = torch.tensor([b[1] for b in box], dtype=like.dtype, device=like.device)
-        y = low + (high - low) * torch.rand(rows * n_starts, self.dim, dtype=like.dtype,
-                                            device=like.device)
-        y.requires_grad_(True)
+        y = _box.uniform(rows * n_starts, box, like).requires_grad_(True)
         opt = torch.optim.Adam([y], lr=lr)
         with torch.enable_grad(), _checks.values_checked(False):
             for _ in range(steps):

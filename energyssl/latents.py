@@ -11,13 +11,18 @@ latents, ``min_z E <= F_beta <= min_z E + log(K) / beta``, and F_beta -> min_z E
 beta -> inf. (LeCun et al. 2006, section 1.3; LeCun and Canziani, NYU Deep Learning 2021,
 "energy-based models", free energy.)
 
-Three strategies:
+The strategies:
 
 * :class:`Enumerate` — a finite set of latents (one-hot codes, a regular grid); exact
   logsumexp / min over the set.
 * :func:`grid` — a regular grid over a 1-D or 2-D latent box, i.e. an :class:`Enumerate`.
 * :class:`Descent` — gradient descent on a continuous z from several random restarts;
   finite beta uses a Monte-Carlo average over uniform draws from the latent box.
+* :class:`Nearest` — one-hot z over the rows of a codebook with E(y, e_j) = ||y - w_j||^2
+  (k-means): the minimum by the packed argmin of :mod:`energyssl.ops.nearest`.
+* :class:`Lasso` — z in R^atoms with E = 1/2 ||y - W z||^2 + lam |z|_1 (sparse coding): the
+  minimum by FISTA (:mod:`energyssl.ops.lasso`).
+* :class:`Amortized` — z from a learned encoder q(z | y) (the VAE): no search at all.
 
 By the envelope theorem, the gradient of ``F_inf`` in y and in the parameters is the partial
 gradient of E at the minimiser, so the minimiser is found without a graph and E is evaluated
@@ -29,9 +34,12 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import _checks
+from .ops.lasso import fista
+from .ops.nearest import _nearest
 
 
 def _tile(y: Tensor, x: Tensor | None, k: int) -> tuple[Tensor, Tensor | None]:
@@ -157,3 +165,131 @@ class Descent(Latent):
         yy, xx = _tile(y, x, self.samples)
         z = self._uniform(yy.shape[0], y)
         return _softmin(model.energy(yy, xx, z).view(y.shape[0], self.samples), beta)
+
+
+class Nearest(Latent):
+    """One-hot z over the k rows of the model's codebook, for E(y, z) = ||y - z W||^2.
+
+    The codebook W (k, dim) is the model's attribute named ``codebook``; the strategy relies on
+    E(y, e_j) = ||y - w_j||^2 for the j-th one-hot code e_j, so that, with d_j = ||y - w_j||^2
+    and j* = argmin_j d_j (the packed argmin of :func:`energyssl.ops.nearest.assign`; ties
+    within float rounding go to the lower index)::
+
+        infer(y)  = e_(j*)
+        F_inf(y)  = E(y, e_(j*)) = d_(j*)                              (exactly 0 on a codeword)
+        F_beta(y) = E(y, e_(j*)) - 1/beta log (1/k) sum_j exp(-beta (d_j - d_(j*)))
+
+    F_beta is the softmin of :class:`Enumerate` over the k one-hot codes (soft k-means), with
+    the minimum factored out; the d_j come from one matmul instead of k energy calls. Free
+    energy and inference share the one argmin, so they never disagree on a near-tie.
+
+    Example::
+
+        latent = Nearest(8, codebook="centroids")     # KMeans(8, dim) uses this
+    """
+
+    def __init__(self, k: int, codebook: str = "centroids"):
+        super().__init__()
+        self.dim = _checks.integer(k, "k")
+        if not isinstance(codebook, str):
+            raise TypeError(f"codebook must be an attribute name (str), got "
+                            f"{type(codebook).__name__}")
+        self.codebook = codebook
+
+    def labels(self, model, y: Tensor) -> Tensor:
+        """j*(y), the index of the nearest codeword of every row, shape (B,) (no graph)."""
+        with torch.no_grad():
+            w = getattr(model, self.codebook).detach().to(y.dtype)
+            labels, _ = _nearest(y.detach(), w, second=False)
+        return labels
+
+    def infer(self, model, y, x):
+        return F.one_hot(self.labels(model, y), self.dim).to(y.dtype)
+
+    def free_energy(self, model, y, x, beta):
+        labels = self.labels(model, y)
+        nearest = model.energy(y, x, F.one_hot(labels, self.dim).to(y.dtype))
+        if math.isinf(beta):
+            return nearest
+        w = getattr(model, self.codebook).to(y.dtype)
+        d = (y * y).sum(-1, keepdim=True) - 2 * y @ w.T + (w * w).sum(-1)
+        gaps = d - d.gather(1, labels.unsqueeze(1))
+        return nearest - (torch.logsumexp(-beta * gaps, -1) - math.log(self.dim)) / beta
+
+
+class Lasso(Latent):
+    """z in R^atoms for E(y, z) = 1/2 ||y - W z||^2 + lam |z|_1, minimised by FISTA.
+
+    The dictionary W (dim, atoms) and the weight lam are the model's attributes named
+    ``dictionary`` and ``lam``::
+
+        infer(y)  = z* = argmin_z E(y, z)          (:func:`energyssl.ops.lasso.fista`, no graph)
+        F_inf(y)  = E(y, z*)
+
+    By the envelope theorem the gradient of F_inf in W and y is the partial gradient of E at
+    z*, so z* needs no graph. FISTA stops once the duality gap of every signal is at most
+    ``tol`` times its objective, which bounds F_inf(y) - min_z E within that fraction. Only
+    beta = inf exists: the code space R^atoms has no uniform probability measure to average
+    over. (Beck and Teboulle 2009; Olshausen and Field 1996 for the energy.)
+
+    Args:
+        atoms: dimension of z.
+        iters: FISTA's most iterations.
+        tol: FISTA's relative duality-gap tolerance.
+        dictionary, lam: the names of the model's attributes W and lam.
+    """
+
+    def __init__(self, atoms: int, *, iters: int = 1000, tol: float = 1e-4,
+                 dictionary: str = "dictionary", lam: str = "lam"):
+        super().__init__()
+        self.dim = _checks.integer(atoms, "atoms")
+        self.iters = _checks.integer(iters, "iters")
+        self.tol = _checks.positive(tol, "tol", allow_zero=True)
+        for name, value in (("dictionary", dictionary), ("lam", lam)):
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be an attribute name (str), got "
+                                f"{type(value).__name__}")
+        self.dictionary, self.lam = dictionary, lam
+
+    def infer(self, model, y, x):
+        w = getattr(model, self.dictionary).detach().to(y.dtype)
+        with torch.no_grad():
+            return fista(y.detach(), w, getattr(model, self.lam), self.iters, self.tol)
+
+    def free_energy(self, model, y, x, beta):
+        if not math.isinf(beta):
+            raise ValueError("a Lasso latent has only beta = inf: a continuous unbounded code "
+                             f"has no uniform measure to average over, got beta={beta}")
+        return model.energy(y, x, self.infer(model, y, x))
+
+
+class Amortized(Latent):
+    """z from a learned encoder: inference is one forward pass, not a search.
+
+    The model's method named ``encoder`` maps y to the parameters of q(z | y), whose first
+    element (or the output itself, if not a tuple) is the code z*(y); the model's energy
+    draws its own z from q when called with z = None (the VAE's reparameterised sample in
+    training, the mean in eval), which makes F the variational free energy, the negative
+    ELBO up to a constant (Kingma and Welling 2014, arXiv:1312.6114)::
+
+        infer(y)  = mu(y)                   (the mean of q(z | y): the representation)
+        F(y)      = E(y, z ~ q(z | y))      (the same at every beta: q, not a softmin, removes z)
+
+    Example::
+
+        latent = Amortized(2, encoder="encode")       # VAE(dim, latent_dim=2) uses this
+    """
+
+    def __init__(self, dim: int, encoder: str = "encode"):
+        super().__init__()
+        self.dim = _checks.integer(dim, "dim")
+        if not isinstance(encoder, str):
+            raise TypeError(f"encoder must be a method name (str), got {type(encoder).__name__}")
+        self.encoder = encoder
+
+    def infer(self, model, y, x):
+        code = getattr(model, self.encoder)(y)
+        return code[0] if isinstance(code, tuple) else code
+
+    def free_energy(self, model, y, x, beta):
+        return model.energy(y, x)

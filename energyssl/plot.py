@@ -39,7 +39,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 from torch import Tensor
 
-from . import _checks, metrics
+from . import _box, _checks, metrics
 from .datasets import get as _world
 from .datasets import names as _world_names
 from .latents import Enumerate
@@ -97,10 +97,10 @@ def _check_box(box, points: np.ndarray | None = None):
 
 def _energy_fn(model, x):
     """The map y -> F(y) to draw (``model(y)``, or ``model(y, x)`` with x broadcast) and a
-    tensor whose device and dtype the grid takes (or None)."""
+    tensor whose device and dtype the grid takes."""
     if not callable(model):
         raise TypeError(f"model must be an energy module, got {type(model).__name__}")
-    like = metrics._like(model)
+    like = _box.like(model, fallback=x)
     x_dim = getattr(model, "x_dim", None)
     if x is None:
         if x_dim is not None:
@@ -114,12 +114,12 @@ def _energy_fn(model, x):
     _checks.tensor(x, "x", dim=x_dim)
     if x.shape[0] != 1:
         raise ValueError(f"x must be one observation (1, x_dim), got shape {tuple(x.shape)}")
-    x = x.detach() if like is None else x.detach().to(device=like.device, dtype=like.dtype)
+    x = x.detach().to(device=like.device, dtype=like.dtype)
 
     def at_x(y: Tensor) -> Tensor:
         return model(y, x.expand(y.shape[0], -1))
 
-    return at_x, x if like is None else like
+    return at_x, like
 
 
 def _energy_grid(model, x, box, resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -281,8 +281,7 @@ def free_energy_vs_z(model, y: Tensor, x: Tensor | None = None,
         if x.shape[0] == 1:
             x = x.expand(y.shape[0], -1)
     y, x = model.check(y, x)
-    like = metrics._like(model)
-    like = y if like is None else like
+    like = _box.like(model, fallback=y)
     if z is None:
         if isinstance(latent, Enumerate):
             z = latent.values[:, :1]

@@ -1,43 +1,60 @@
-"""The training loop: ``fit(model, regime, data, steps)``.
+"""The training loop: ``fit(model, regime, data, steps=...)``.
 
 One step, in full::
 
-    batch  = data[randint(n, batch_size)]              # with replacement
-    step   = regime(model, y, x)                       # Step(loss or None, logs)
+    y, x = next batch               # in memory: data[randint(n, batch_size)], on the device
+    step = regime(model, y, x)      # Step(loss or None, logs)
     if step.loss is not None:
         optimizer.zero_grad(); step.loss.backward(); optimizer.step()
     regime.after_step(model)
 
-Logs stay on the device until every ``log_every`` steps, where the loop reads them all at
-once, checks that they are finite (a NaN or inf stops training with an error naming the
-first bad step), updates the progress bar and calls the callbacks.
+Logs stay on the device. Every ``log_every`` steps, and before each checkpoint, the loop
+reads the logs of the steps since the last check back in one transfer (the only host sync)
+and checks them: a NaN or inf in any log, |loss| > 1e12, a batch holding NaN or inf, or a
+parameter gone non-finite raises ``FloatingPointError`` naming the step, the quantity and
+what is likely wrong. When a check passes, the model's and the regime's state are copied on
+the device (the snapshot); when one fails, they are restored from it, so a diverged run ends
+in its last finite state, with the history so far in ``err.history``. Then the progress bar
+is redrawn and the callbacks are called; a callback ends the run early by returning False or
+raising :class:`StopTraining`.
 
-With ``seed`` set, step t runs under ``torch.manual_seed`` of a number derived from
-(seed, t), so batches and every random draw inside the regime depend only on the seed and
-the step index. Saving the model, regime and optimizer state dicts and calling ``fit`` again
-with ``start=t`` therefore continues exactly as if training had never stopped.
+With ``checkpoint="run.pt", checkpoint_every=N`` the run is saved every N steps and at the
+end (:mod:`energyssl.checkpoint`); ``resume="run.pt"`` continues it. ``seed`` seeds torch's
+generators once, at the start; a checkpoint holds their state, and the data stream's
+position, so a run stopped at step t and resumed ends bit-identical to one never stopped
+(``steps`` is the length of the whole run, so the same call with ``resume=`` finishes it).
 """
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from . import _checks
+from . import _checks, _data
+from . import checkpoint as _checkpoint
 from ._progress import Progress
 from .regimes.base import Regime
 
+BLOW_UP = 1e12  # |loss| beyond this is divergence; the collapsing EnergyLoss demo is ~ -3e4
+
 
 class History:
-    """Per-step logs of a run. ``history["loss"]`` is a numpy array over ``history.steps``."""
+    """Per-step logs of a run. ``history["loss"]`` is a numpy array over ``history.steps``.
 
-    def __init__(self) -> None:
+    ``history.optimizer`` is the optimizer the run used (the default Adam that :func:`fit`
+    builds, or the one given), so a later call can continue with it.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer | None = None) -> None:
         self.steps: list[int] = []
         self.records: list[dict[str, float]] = []
+        self.optimizer = optimizer
 
     def append(self, step: int, logs: dict[str, float]) -> None:
         self.steps.append(step)
@@ -62,85 +79,108 @@ class History:
         shown = ", ".join(f"{k}={v:.4g}" for k, v in last.items())
         return f"History({len(self)} steps; last: {shown})"
 
+    def state_dict(self) -> dict:
+        """{"steps": (T,) int64, "logs": {name: (T,) float64, NaN where not logged}}."""
+        return {"steps": torch.tensor(self.steps, dtype=torch.long),
+                "logs": {name: torch.tensor(self[name], dtype=torch.float64)
+                         for name in self.keys()}}
 
-def _split(data) -> tuple[Tensor, Tensor | None]:
-    """Data is y of shape (n, d), or a pair (x, y) of tensors with the same n."""
-    if isinstance(data, Tensor):
-        return _checks.tensor(data, "data"), None
-    if isinstance(data, Sequence) and len(data) == 2:
-        x = _checks.tensor(data[0], "data x")
-        y = _checks.tensor(data[1], "data y")
-        _checks.same_batch(x, y, "data x", "data y")
-        return y, x
-    raise TypeError("data must be a tensor y of shape (n, d) or a pair (x, y) of tensors, "
-                    f"got {type(data).__name__}")
-
-
-def _step_seed(seed: int, step: int) -> int:
-    return (seed * 1_000_003 + step) % (2**63 - 1)
+    def load_state_dict(self, state: dict) -> None:
+        columns = {name: values.tolist() for name, values in state["logs"].items()}
+        self.steps = state["steps"].tolist()
+        self.records = [{name: column[i] for name, column in columns.items()
+                         if not math.isnan(column[i])} for i in range(len(self.steps))]
 
 
-def fit(model: nn.Module, regime: Regime, data, steps: int = 1000, batch_size: int = 256,
-        optimizer: torch.optim.Optimizer | None = None, device=None, seed: int | None = None,
-        callbacks: Iterable[Callable[[int, nn.Module, dict[str, float]], None]] = (),
-        progress: bool = True, lr: float = 1e-3, log_every: int = 25,
-        start: int = 0) -> History:
-    """Train ``model`` with ``regime`` on ``data`` for ``steps`` steps; return the History.
+class StopTraining(Exception):
+    """Raised by a callback to end :func:`fit` cleanly (with a final checkpoint)."""
+
+
+Callback = Callable[[int, nn.Module, dict[str, float]], object]
+
+
+def fit(model: nn.Module, regime: Regime, data, *, steps: int | None = None,
+        epochs: int | None = None, batch_size: int | None = None,
+        optimizer: torch.optim.Optimizer | None = None, lr: float = 1e-3, device=None,
+        seed: int | None = None, callbacks: Iterable[Callback] = (), progress: bool = True,
+        log_every: int = 25, checkpoint=None, checkpoint_every: int | None = None,
+        resume=None) -> History:
+    """Train ``model`` with ``regime`` on ``data``; return the :class:`History`.
 
     Args:
         model: an :class:`~energyssl.Energy` or any module mapping y (and x) to energies (B,).
         regime: a :class:`~energyssl.regimes.Regime`.
-        data: y of shape (n, d), or a pair (x, y) for a conditional energy.
-        steps: number of steps to run.
-        batch_size: rows drawn (with replacement) per step.
-        optimizer: default Adam(lr) over the model's and the regime's parameters.
-        device: move model, regime and batches there; default the model's device.
-        seed: makes the run reproducible and resumable (see the module docstring).
-        callbacks: ``callback(step, model, logs)``, called every ``log_every`` steps.
-        progress: draw a progress bar on stderr.
+        data: in memory, a tensor y (n, d), a pair (x, y), or numpy arrays (cast once to the
+            model's dtype); or a ``Dataset`` yielding y or (x, y), a ``DataLoader``, or any
+            iterable of batches y, (y,) or (x, y). A list or tuple of two arrays is the pair.
+        steps: length of the whole run in steps (with ``resume``, the run continues to it).
+        epochs: or the length in passes over the data (a stream needs a ``len``; in memory an
+            epoch is n // batch_size steps). Neither: one epoch of a Dataset or a stream.
+        batch_size: rows per step for in-memory data (drawn with replacement) and Datasets;
+            default 256. A DataLoader or iterable makes its own batches.
+        optimizer: default ``Adam(lr)`` over the model's and the regime's trainable
+            parameters; either way it is ``history.optimizer``.
         lr: learning rate of the default optimizer.
+        device: "cpu", "cuda", "cuda:1", a torch.device; default the model's device.
+        seed: seeds torch's generators once at the start, making the run reproducible.
+        callbacks: ``callback(step, model, logs)`` every ``log_every`` steps and at the end;
+            returning False or raising :class:`StopTraining` ends the run.
+        progress: draw a progress bar on stderr.
         log_every: how often logs are read back from the device and checked.
-        start: index of the first step, to continue a run from a checkpoint.
+        checkpoint: file to save the run to, at the end and every ``checkpoint_every`` steps.
+        checkpoint_every: save every this many steps (needs ``checkpoint``).
+        resume: a checkpoint file to continue from (the same model and regime classes).
 
     Raises:
-        FloatingPointError: the loss or a logged energy became NaN or inf; names the step.
+        FloatingPointError: the run diverged (see the module doc); ``err.history`` holds the
+            logs up to the bad step, and the model and regime are in their last finite state.
     """
-    if not isinstance(regime, Regime):
-        raise TypeError(f"regime must be an energyssl.regimes.Regime, got {type(regime).__name__}")
-    steps = _checks.integer(steps, "steps", minimum=0)
-    batch_size = _checks.integer(batch_size, "batch_size")
+    optimizer, callbacks = _check_parts(model, regime, optimizer, callbacks)
     log_every = _checks.integer(log_every, "log_every")
-    start = _checks.integer(start, "start", minimum=0)
     if seed is not None:
         seed = _checks.integer(seed, "seed", minimum=0)
-    callbacks = tuple(callbacks)
-    y_all, x_all = _split(data)
-    if device is None:
-        param = next(model.parameters(), None)
-        device = y_all.device if param is None else param.device
+    if checkpoint is not None:
+        checkpoint = _checkpoint.check_path(checkpoint)
+    if checkpoint_every is not None:
+        checkpoint_every = _checks.integer(checkpoint_every, "checkpoint_every")
+        if checkpoint is None:
+            raise ValueError("checkpoint_every needs checkpoint= (the file to save to)")
+    device = _device(device, model, data)
     model.to(device)
     regime.to(device)
     model.train()
     regime.train()
-    params = [p for m in (model, regime) for p in m.parameters() if p.requires_grad]
-    if optimizer is None and params:
-        optimizer = torch.optim.Adam(params, lr=_checks.positive(lr, "lr"))
+    source = _data.source(data, batch_size=batch_size, dtype=_dtype(model), device=device)
+    total = _length(steps, epochs, source)
+    if optimizer is None:
+        params = [p for m in (model, regime) for p in m.parameters() if p.requires_grad]
+        optimizer = torch.optim.Adam(params, lr=_checks.positive(lr, "lr")) if params else None
+    history = History(optimizer)
+    if seed is not None:
+        torch.manual_seed(seed)
+    start = 0
+    if resume is not None:
+        start = _checkpoint.restore(resume, model, regime, optimizer, history, source)
+        model.to(device)  # state created on load (a fitted noise) arrives on the CPU
+        regime.to(device)
+        if start > total:
+            raise ValueError(f"checkpoint {str(resume)!r} is at step {start}, past the run's "
+                             f"length of {total} steps")
 
-    history = History()
-    pending: list[tuple[int, list[str], Tensor | None]] = []
-    bar = Progress(steps, desc=type(regime).__name__, enabled=progress)
-    n = y_all.shape[0]
+    def save(done: int) -> None:
+        _checkpoint.save(checkpoint, _checkpoint.state(model, regime, optimizer, done, history,
+                                                       source.state()))
+        guard.saved = f"{str(checkpoint)!r} (step {done})"
+
+    guard = _Guard(model, regime, optimizer, history, start, device)
+    bar = Progress(total - start, desc=type(regime).__name__, enabled=progress)
+    done, saved = start, None
     try:
         with _checks.values_checked(False):
-            for t in range(start, start + steps):
-                if seed is not None:
-                    torch.manual_seed(_step_seed(seed, t))
-                idx = torch.randint(n, (batch_size,), device=y_all.device)
-                y = y_all[idx].to(device)
-                x = None if x_all is None else x_all[idx].to(device)
+            for t in range(start, total):
+                y, x, finite = source.next()
                 out = regime(model, y, x)
-                logs = out.logs if out.loss is None else {"loss": out.loss, **out.logs}
-                pending.append(_snapshot(t, logs))
+                guard.record(t, out, finite)  # now: a log may alias what the update changes
                 if out.loss is not None:
                     if optimizer is None:
                         raise ValueError("the regime returned a loss but nothing is trainable")
@@ -148,35 +188,187 @@ def fit(model: nn.Module, regime: Regime, data, steps: int = 1000, batch_size: i
                     out.loss.backward()
                     optimizer.step()
                 regime.after_step(model)
-                if len(pending) == log_every or t == start + steps - 1:
-                    _flush(pending, history)
-                    pending = []
+                done = t + 1
+                due = checkpoint_every is not None and done % checkpoint_every == 0
+                logging = done % log_every == 0 or done == total
+                if logging or due:
+                    guard.check(done)  # raises FloatingPointError, restoring the snapshot
+                if due:
+                    save(done)
+                    saved = done
+                if logging:
                     last = history.records[-1]
-                    bar.update(t + 1 - start, **{k: last[k] for k in list(last)[:3]})
-                    for callback in callbacks:
-                        callback(t + 1, model, last)
+                    bar.update(done - start, **{k: last[k] for k in list(last)[:3]})
+                    if not _keep_going(callbacks, done, model, last):
+                        break
     finally:
         bar.close()
+    if checkpoint is not None and saved != done:
+        save(done)
     return history
 
 
-def _snapshot(t: int, logs: dict[str, Tensor]) -> tuple[int, list[str], Tensor | None]:
-    """Copy a step's logs into one small device tensor now (no host sync): a log may alias
-    state that later steps change in place, such as ``parameter.detach()``."""
-    if not logs:
-        return t, [], None
-    return t, list(logs), torch.stack([v.detach().float().reshape(()) for v in logs.values()])
+class _Guard:
+    """The logs' one host read per check, the divergence test, and the device-side snapshot."""
+
+    def __init__(self, model, regime, optimizer, history: History, done: int,
+                 device: torch.device) -> None:
+        self.model, self.regime, self.optimizer, self.history = model, regime, optimizer, history
+        self.device = device
+        self.params = [p for m in (model, regime) for p in m.parameters()]
+        self.pending: list[tuple[int, list[str], Tensor | None, bool, bool]] = []
+        self.saved: str | None = None
+        self._snapshot(done)
+
+    def record(self, t: int, out, finite: Tensor | None) -> None:
+        """Copy a step's logs into one small device tensor (no host sync)."""
+        logs = out.logs if out.loss is None else {"loss": out.loss, **out.logs}
+        values = [v.detach().reshape(()).to(self.device, torch.float32) for v in logs.values()]
+        if finite is not None:
+            values.append(finite.float())
+        stacked = torch.stack(values) if values else None
+        self.pending.append((t, list(logs), stacked, finite is not None, out.loss is not None))
+
+    def check(self, done: int) -> None:
+        """Read the pending logs (one transfer), stop on divergence, append them, snapshot."""
+        rows = [values for _, _, values, _, _ in self.pending if values is not None]
+        if self.params:
+            rows.append(torch.stack([p.isfinite().all() for p in self.params]).all()[None])
+        flat = iter(torch.cat(rows).tolist() if rows else [])
+        for t, names, _, has_flag, stepped in self.pending:
+            record = {name: next(flat) for name in names}
+            if has_flag and next(flat) != 1.0:
+                self._fail(t, "the batch held NaN or inf", data=True, stepped=stepped)
+            for name, value in record.items():
+                if not math.isfinite(value) or (name == "loss" and abs(value) > BLOW_UP):
+                    beyond = f" (beyond |loss| = {BLOW_UP:.0e})" if math.isfinite(value) else ""
+                    self._fail(t, f"{name} = {value:.4g}{beyond}", stepped=stepped)
+            self.history.append(t, record)
+        stepped = any(s for *_, s in self.pending)
+        self.pending = []
+        if self.params and next(flat) != 1.0:
+            self._fail(done - 1, f"parameter {self._non_finite()} became NaN or inf",
+                       stepped=stepped)
+        self._snapshot(done)
+
+    def _snapshot(self, done: int) -> None:
+        self.snapshot = [_clone(m.state_dict()) for m in (self.model, self.regime)]
+        self.snapshot_done = done
+
+    def _non_finite(self) -> str:
+        named = [(f"model.{n}", p) for n, p in self.model.named_parameters()]
+        named += [(f"regime.{n}", p) for n, p in self.regime.named_parameters()]
+        return next(n for n, p in named if not bool(p.isfinite().all()))
+
+    def _fail(self, t: int, quantity: str, *, stepped: bool, data: bool = False) -> None:
+        for module, state in zip((self.model, self.regime), self.snapshot, strict=True):
+            module.load_state_dict(state, strict=False)
+        if data:
+            hint = "check the data (its loading and transforms)"
+        elif stepped and self.optimizer is not None:
+            lr = self.optimizer.param_groups[0].get("lr")
+            hint = (f"lower the learning rate ({type(self.optimizer).__name__}, lr={lr:g}) "
+                    "or check the regime")
+        else:
+            hint = "the regime's closed-form update diverged; check its settings and the data"
+        kept = f"; the checkpoint {self.saved} is intact" if self.saved else ""
+        err = FloatingPointError(
+            f"training diverged at step {t}: {quantity}; {hint}. The model and regime are back "
+            f"at their state after {self.snapshot_done} steps, the last check where every "
+            f"value was finite{kept}")
+        err.history, err.step = self.history, t
+        raise err
 
 
-def _flush(pending: list[tuple[int, list[str], Tensor | None]], history: History) -> None:
-    """Read a block of logs back in one transfer, check them, append them to the history."""
-    rows = [values for _, _, values in pending if values is not None]
-    flat = iter(torch.cat(rows).tolist() if rows else [])
-    for t, names, _ in pending:
-        record = {name: next(flat) for name in names}
-        for name, value in record.items():
-            if not math.isfinite(value):
-                raise FloatingPointError(
-                    f"training diverged at step {t}: {name} = {value}; "
-                    "lower the learning rate or check the regime")
-        history.append(t, record)
+def _clone(state: dict) -> OrderedDict:
+    """A device-side copy of a state dict (tensors cloned, extra state deep-copied)."""
+    copied = OrderedDict((k, v.clone() if isinstance(v, Tensor) else copy.deepcopy(v))
+                         for k, v in state.items())
+    copied._metadata = getattr(state, "_metadata", None)
+    return copied
+
+
+def _keep_going(callbacks: tuple[Callback, ...], done: int, model: nn.Module,
+                logs: dict[str, float]) -> bool:
+    for callback in callbacks:
+        try:
+            if callback(done, model, logs) is False:
+                return False
+        except StopTraining:
+            return False
+    return True
+
+
+def _check_parts(model, regime, optimizer, callbacks):
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(regime, Regime):
+        raise TypeError(f"regime must be an energyssl.regimes.Regime, got {type(regime).__name__}")
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got "
+                        f"{type(optimizer).__name__}")
+    if callable(callbacks) or not isinstance(callbacks, Iterable):
+        raise TypeError("callbacks must be a list of callables (wrap a single one in [ ]), got "
+                        f"{type(callbacks).__name__}")
+    callbacks = tuple(callbacks)
+    for i, callback in enumerate(callbacks):
+        if not callable(callback):
+            raise TypeError(f"callbacks[{i}] must be callable as callback(step, model, logs), "
+                            f"got {type(callback).__name__}")
+    return optimizer, callbacks
+
+
+def _device(device, model: nn.Module, data) -> torch.device:
+    """The training device: checked that it exists here; default the model's (or the data's)."""
+    if device is None:
+        state = next(iter([*model.parameters(), *model.buffers()]), None)
+        if state is not None:
+            return state.device
+        first = data if isinstance(data, Tensor) else (
+            data[0] if isinstance(data, (tuple, list)) and data else None)
+        return first.device if isinstance(first, Tensor) else torch.device("cpu")
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}; use 'cpu', 'cuda' or 'cuda:N'") from None
+    if device.type == "cpu":
+        return device
+    backend = getattr(torch, device.type, None)
+    if device.type == "mps":
+        backend = torch.backends.mps
+    if backend is None or not callable(getattr(backend, "is_available", None)):
+        raise ValueError(f"unknown device {str(device)!r}; use 'cpu', 'cuda' or 'cuda:N'")
+    if not backend.is_available():
+        raise ValueError(f"device={str(device)!r} but torch finds no {device.type} device on "
+                         "this machine; use device='cpu'")
+    count = getattr(backend, "device_count", None)
+    if device.index is not None and callable(count) and device.index >= count():
+        raise ValueError(f"device={str(device)!r} but this machine has {count()} "
+                         f"{device.type} device(s)")
+    return device
+
+
+def _dtype(model: nn.Module) -> torch.dtype:
+    """The model's floating dtype (its first floating parameter or buffer), else the default."""
+    for t in [*model.parameters(), *model.buffers()]:
+        if t.is_floating_point():
+            return t.dtype
+    return torch.get_default_dtype()
+
+
+def _length(steps, epochs, source) -> int:
+    """The run's length in steps, from ``steps`` or ``epochs`` (exactly one; see ``fit``)."""
+    if steps is not None and epochs is not None:
+        raise ValueError("give the run's length as steps or as epochs, not both")
+    if steps is not None:
+        return _checks.integer(steps, "steps", minimum=0)
+    per_epoch = source.steps_per_epoch
+    if epochs is None:
+        if isinstance(source, _data.Memory) or per_epoch is None:
+            raise ValueError("fit needs the run's length: steps=N or epochs=N")
+        return per_epoch
+    epochs = _checks.integer(epochs, "epochs", minimum=0)
+    if per_epoch is None:
+        raise ValueError(f"epochs needs data with a length; this {type(source.batches).__name__} "
+                         "has no len(): give steps=N")
+    return epochs * per_epoch

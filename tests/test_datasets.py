@@ -345,3 +345,152 @@ def test_conditional_arguments():
         horn.log_prob(y, torch.full((4, 1), float("nan")))
     with pytest.raises(ValueError, match="takes no x"):
         datasets.get("moons").log_prob(y, torch.zeros(4, 1))
+
+
+# ---------------------------------------------------------------- worlds in d dimensions
+
+def test_family_names_build_and_round_trip():
+    assert datasets.make("gaussians-d16", 10, seed=0).shape == (10, 16)
+    assert datasets.get("shell-d5").sample(3).shape == (3, 5)
+    for world in (datasets.mixture(d=3, k=4, std=0.3, centers_seed=2),
+                  datasets.mixture(d=7, radius=2.5), datasets.shell(d=4, width=0.45),
+                  datasets.mixture(d=16), datasets.shell(d=16)):
+        again = datasets.get(world.name)
+        assert type(again) is type(world) and repr(again) == repr(world)
+        assert torch.equal(again.sample(20, seed=1), world.sample(20, seed=1))
+    assert datasets.mixture(d=16).name == "gaussians-d16"
+    assert datasets.shell(d=8, radius=2.0).name == "shell-d8-r2"
+    with pytest.raises(ValueError, match="gaussians-d<d>"):
+        datasets.get("gaussians-16")
+
+
+def test_mixture_log_prob_matches_torch_distributions(device):
+    world = datasets.get("gaussians-d8-k5")
+    components = torch.distributions.Independent(torch.distributions.Normal(
+        world.centers, torch.full_like(world.centers, world.std)), 1)
+    reference = torch.distributions.MixtureSameFamily(
+        torch.distributions.Categorical(torch.ones(5, dtype=torch.float64)), components)
+    y = torch.cat([world.sample(200, seed=3).double(),
+                   3 * torch.randn(200, 8, dtype=torch.float64)])
+    got = world.log_prob(y.to(device)).cpu()
+    torch.testing.assert_close(got, reference.log_prob(y), atol=1e-9, rtol=1e-12)
+
+
+def _radial_quad(world, f, upper=None):
+    """∫_0^upper f(rho) p(rho) d rho with p(rho) ∝ rho^(d-1) exp(-(rho - radius)^2 / 2 width^2)
+    normalised on (0, inf), and the normaliser relative to p's mode, by scipy's adaptive
+    quadrature (independent of the world's Gauss-Legendre rule)."""
+    d, r, w = world.dim, world.radius, world.width
+    end = world.mode + 40 * w
+
+    def density(rho):
+        return math.exp((d - 1) * math.log(rho) - (rho - r) ** 2 / (2 * w * w)
+                        - (d - 1) * math.log(world.mode) + (world.mode - r) ** 2 / (2 * w * w))
+
+    z, _ = quad(density, 0, end, points=[world.mode], epsabs=0, epsrel=1e-12, limit=200)
+    value, _ = quad(lambda rho: f(rho) * density(rho), 0, end if upper is None else upper,
+                    epsabs=1e-14, epsrel=1e-12, limit=200)
+    return value / z, z
+
+
+@pytest.mark.parametrize("name", ["gaussians-d2", "shell-d2", "shell-d2-r1-w0.5"])
+def test_two_dimensional_family_members_integrate_to_one_on_the_grid(name):
+    world = datasets.get(name)
+    points, area = _grid(world.box, 0.05)
+    assert abs(float(world.log_prob(points).exp().sum()) * area - 1) < 1e-4
+
+
+@pytest.mark.parametrize("d", [8, 16])
+def test_densities_integrate_to_one_by_importance_sampling(d):
+    """E_q[p / q] = 1 within 4 standard errors, q an independent density from
+    torch.distributions that is wider than p: for the mixture the same centres with 1.25x the
+    standard deviation, for the shell an isotropic Gaussian of about the shell's radius."""
+    mixture, shell = datasets.mixture(d=d), datasets.shell(d=d)
+    wide = torch.distributions.MixtureSameFamily(
+        torch.distributions.Categorical(torch.ones(mixture.k, dtype=torch.float64)),
+        torch.distributions.Independent(torch.distributions.Normal(
+            mixture.centers, torch.full_like(mixture.centers, 1.25 * mixture.std)), 1))
+    zeros = torch.zeros(d, dtype=torch.float64)
+    gaussian = torch.distributions.Independent(
+        torch.distributions.Normal(zeros, zeros + shell.mode / math.sqrt(d)), 1)
+    torch.manual_seed(d)
+    for world, proposal in ((mixture, wide), (shell, gaussian)):
+        y = proposal.sample((20_000,))
+        ratio = (world.log_prob(y) - proposal.log_prob(y)).exp()
+        assert abs(float(ratio.mean()) - 1) < 4 * float(ratio.std()) / math.sqrt(len(ratio))
+
+
+def test_shell_normaliser_and_entropy_match_an_independent_quadrature():
+    for world in (datasets.shell(d=1), datasets.shell(d=16), datasets.shell(d=64, width=0.5)):
+        mean_sq, z = _radial_quad(world, lambda rho, w=world: (rho - w.radius) ** 2)
+        d, w = world.dim, world.width
+        log_sphere = math.log(2) + d / 2 * math.log(math.pi) - math.lgamma(d / 2)
+        log_c = (math.log(z) + log_sphere + (d - 1) * math.log(world.mode)
+                 - (world.mode - world.radius) ** 2 / (2 * w * w))
+        assert world.log_normalizer == pytest.approx(log_c, abs=1e-9)
+        assert world.entropy() == pytest.approx(mean_sq / (2 * w * w) + log_c, abs=1e-9)
+
+
+@pytest.mark.parametrize("d", [3, 16, 64])
+def test_shell_samples_match_the_density(d):
+    """The radii pass a Kolmogorov-Smirnov test against the radial CDF (scipy quadrature),
+    directions are isotropic (E[y y^T] = E[rho^2] / d I), and -mean log p is the entropy."""
+    world = datasets.shell(d=d)
+    y = world.sample(20_000, seed=4).double()
+    rho = y.norm(dim=-1).sort().values.numpy()
+    nodes = rho[len(rho) // 80 // 2:: len(rho) // 80]
+    cdf = np.array([_radial_quad(world, lambda t: 1.0, upper=c)[0] for c in nodes])
+    ecdf = (np.searchsorted(rho, nodes, side="right")) / len(rho)
+    assert np.abs(ecdf - cdf).max() < 1.63 / math.sqrt(len(rho))  # KS, 1% level
+    second = _radial_quad(world, lambda t: t * t)[0]
+    cov = y.T @ y / len(y)
+    torch.testing.assert_close(cov, torch.eye(d, dtype=torch.float64) * second / d,
+                               atol=6 * second / d / math.sqrt(len(y)), rtol=0)
+    nll = -world.log_prob(y)
+    assert abs(float(nll.mean()) - world.entropy()) < 4 * float(nll.std()) / math.sqrt(len(y))
+
+
+@pytest.mark.parametrize("d", [2, 16, 32])
+def test_mixture_samples_match_the_density(d):
+    """Mean and covariance of the samples against the mixture's, mean c_bar and
+    std^2 I + (1/k) sum (c_j - c_bar)(c_j - c_bar)^T; the entropy between the component's
+    and the component's + log k (the bounds for any mixture of equal weights)."""
+    world = datasets.mixture(d=d)
+    n = 40_000
+    y = world.sample(n, seed=5).double()
+    center = world.centers.mean(0)
+    cov = world.std**2 * torch.eye(d, dtype=torch.float64) + (
+        (world.centers - center).T @ (world.centers - center) / world.k)
+    scale = float(cov.diagonal().max().sqrt())
+    torch.testing.assert_close(y.mean(0), center, atol=5 * scale / math.sqrt(n), rtol=0)
+    torch.testing.assert_close(torch.cov(y.T, correction=0), cov,
+                               atol=6 * scale**2 * math.sqrt(2 / n), rtol=0)
+    component = d / 2 * math.log(2 * math.pi * math.e * world.std**2)
+    assert component < world.entropy(n=20_000) < component + math.log(world.k)
+
+
+@pytest.mark.parametrize("name", ["gaussians-d16", "shell-d16"])
+def test_family_boxes_hold_the_samples_and_seeds_decide(name, device):
+    world = datasets.get(name)
+    y = world.sample(5000, seed=2, device=device)
+    assert y.dtype == torch.float32 and y.device.type == device.type
+    low, high = torch.tensor(world.box, device=device).T
+    assert bool(((y > low) & (y < high)).all())
+    assert torch.equal(y.cpu(), world.sample(5000, seed=2))
+    assert not torch.equal(y.cpu(), world.sample(5000, seed=3))
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: datasets.mixture(d=0), ValueError, "d"),
+    (lambda: datasets.mixture(d=4, k=0), ValueError, "k"),
+    (lambda: datasets.mixture(d=4, std=0.0), ValueError, "std"),
+    (lambda: datasets.mixture(d=4, radius=math.nan), ValueError, "radius"),
+    (lambda: datasets.shell(d=2.5), TypeError, "d"),
+    (lambda: datasets.shell(d=4, width=-1.0), ValueError, "width"),
+    (lambda: datasets.shell(d=4, radius=math.inf), ValueError, "radius"),
+    (lambda: datasets.make("gaussians-d16", 10**10), ValueError, r"n asks for .* GiB"),
+    (lambda: datasets.get("shell-d4").log_prob(torch.zeros(3, 5)), ValueError, "y"),
+])
+def test_family_arguments_are_checked(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

@@ -40,6 +40,13 @@ CASES = {
     "DenoisingAutoencoder|mask": lambda: energies.DenoisingAutoencoder(2, hidden=16, draws=4),
     "DenoisingAutoencoder|noise": lambda: energies.DenoisingAutoencoder(
         2, corruption="noise", sigma=0.3, hidden=16, draws=4),
+    "PCA": lambda: energies.PCA(2, 1),
+    "GaussianMixture": lambda: energies.GaussianMixture(3, 2),
+    "GaussianMixture|diag": lambda: energies.GaussianMixture(3, 2, covariance="diag"),
+    "ICA": lambda: energies.ICA(2, unmixing=torch.tensor([[1.0, 0.5], [-0.3, 2.0]])),
+    "ContractiveAutoencoder": lambda: energies.ContractiveAutoencoder(2, 4, hidden=16),
+    "SaturatingAutoencoder": lambda: energies.SaturatingAutoencoder(2, 8),
+    "PSD": lambda: energies.PSD(2, 6, lam=0.05),
 }
 
 

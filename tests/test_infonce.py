@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import energyssl as es
-from energyssl.regimes.contrastive.infonce import InfoNCE, info_nce, split
-from energyssl.regimes.contrastive.mining import HCL, Hardest, MoCHi
+from energyssl.energy import Bilinear
+from energyssl.functional import info_nce, split
+from energyssl.regimes.contrastive.infonce import InfoNCE
+from energyssl.regimes.contrastive.mining import HCL, Hardest, Mining, MoCHi
 
 
 def _matrix(rows, cols):
@@ -198,6 +200,130 @@ def test_mining_plugs_into_the_regime(device):
     # MoCHi adds negatives to the denominator: the loss can only grow
     torch.manual_seed(0)
     assert InfoNCE(0.5, mining=MoCHi(4, 4, 2))(model, y, x).loss > plain
+
+
+class Quadratic(es.Energy):
+    """F(x, y) = 1/2 |W x - y|^2 + 0.3, declared bilinear: a = W x, b = y, row = |a|^2 / 2,
+    col = |b|^2 / 2, offset 0.3. ``energy`` counts its calls."""
+
+    def __init__(self):
+        super().__init__(dim=3, x_dim=3)
+        torch.manual_seed(0)
+        self.w = torch.nn.Parameter(torch.randn(3, 3, dtype=torch.float64))
+        self.calls = 0
+
+    def energy(self, y, x=None, z=None):
+        self.calls += 1
+        return 0.5 * ((x @ self.w.T - y) ** 2).sum(-1) + 0.3
+
+    def bilinear(self, y, x):
+        a = x @ self.w.T
+        return Bilinear(a, y, 0.5 * (a * a).sum(-1), 0.5 * (y * y).sum(-1), 0.3)
+
+
+class Cosine(es.Energy):
+    """F(x, y) = 1 - cos(W x, y), declared as offset - a . b on unit vectors."""
+
+    def __init__(self):
+        super().__init__(dim=3, x_dim=3)
+        torch.manual_seed(0)
+        self.w = torch.nn.Parameter(torch.randn(3, 3, dtype=torch.float64))
+
+    def energy(self, y, x=None, z=None):
+        return 1 - torch.nn.functional.cosine_similarity(x @ self.w.T, y, dim=-1)
+
+    def bilinear(self, y, x):
+        normalize = torch.nn.functional.normalize
+        return Bilinear(normalize(x @ self.w.T, dim=-1), normalize(y, dim=-1), offset=1.0)
+
+
+class Plain(torch.nn.Module):
+    """The same energy as a module without capabilities: InfoNCE tiles the batch."""
+
+    def __init__(self, energy):
+        super().__init__()
+        self.inner = energy
+
+    def forward(self, y, x):
+        return self.inner.energy(y, x)
+
+
+@pytest.mark.parametrize("symmetric, chunk", [(False, None), (True, None), (True, 3)])
+def test_any_energy_declaring_bilinear_factors_takes_the_fused_path(symmetric, chunk, device):
+    model = Quadratic().to(device)
+    x, y = _pairs(8, device)
+    got = InfoNCE(0.4, symmetric=symmetric, chunk=chunk)(model, y, x).loss
+    assert model.calls == 0  # the loss came from the factors alone
+    tiled = Plain(model)
+    want = InfoNCE(0.4, symmetric=symmetric)(tiled, y, x).loss
+    assert model.calls > 0
+    torch.testing.assert_close(got, want)
+    for a, b in zip(_grads(got, model), _grads(want, tiled), strict=True):
+        torch.testing.assert_close(a, b)
+    # pairwise follows the declared factors and equals the energy of every pair
+    torch.testing.assert_close(model.pairwise(y, x),
+                               torch.stack([model.energy(y, x[i].expand(8, 3)) for i in range(8)]))
+
+
+class Recorder(Mining):
+    """A strategy of one's own: plain InfoNCE, recording what InfoNCE handed it."""
+
+    def __init__(self):
+        self.seen = []
+
+    def loss(self, energies, temperature, *, offset=0, negatives=None, factors=None):
+        self.seen.append((energies.shape, offset, negatives is None, factors is None))
+        return info_nce(energies, temperature, negatives, offset)
+
+
+@pytest.mark.parametrize("kind", ["cosine", "mlp"])
+def test_a_new_mining_strategy_plugs_in_without_edits(kind):
+    model = _mlp("cpu") if kind == "mlp" else _joint(kind, "cpu")
+    x, y = _pairs(6, "cpu")
+    mining = Recorder()
+    negatives = torch.randn(6, 2, 3, dtype=torch.float64)
+    got = InfoNCE(0.5, symmetric=True, mining=mining)(model, y, x, negatives=negatives).loss
+    want = InfoNCE(0.5, symmetric=True)(model, y, x, negatives=negatives).loss
+    torch.testing.assert_close(got, want)
+    no_factors = kind == "mlp"
+    assert mining.seen == [((6, 6), 0, False, no_factors), ((6, 6), 0, True, no_factors)]
+
+
+def test_mochi_mines_any_energy_with_unit_sphere_factors():
+    x, y = _pairs(8, "cpu")
+    model = Cosine()
+    plain = InfoNCE(0.5)(model, y, x).loss
+    torch.manual_seed(0)
+    mined = InfoNCE(0.5, mining=MoCHi(4, 4, 2))(model, y, x).loss
+    assert mined > plain  # MoCHi only adds negatives to the denominator
+    for other in (Quadratic(), _joint("sq", "cpu"), _mlp("cpu")):  # row/col terms, or none
+        with pytest.raises(ValueError, match="MoCHi"):
+            InfoNCE(mining=MoCHi(2, 2, 2))(other, y, x)
+
+
+def test_a_model_returning_the_wrong_shape_is_named():
+    x, y = _pairs(4, "cpu")
+
+    class Column(torch.nn.Module):
+        def forward(self, y, x):
+            return (y * x).sum(-1, keepdim=True)
+
+    with pytest.raises(ValueError, match=r"Column.*\(16,\), got \(16, 1\)"):
+        InfoNCE()(Column(), y, x)
+
+    class Broken(Quadratic):
+        def bilinear(self, y, x):
+            return Bilinear(x, y[:, :2])
+
+    with pytest.raises(ValueError, match="Broken.bilinear"):
+        InfoNCE()(Broken(), y, x)
+
+    class Wrong(Quadratic):
+        def bilinear(self, y, x):
+            return (x, y)
+
+    with pytest.raises(TypeError, match="Bilinear"):
+        InfoNCE()(Wrong(), y, x)
 
 
 def test_trains_a_joint_embedding_to_retrieve_pairs():

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import energyssl as es
+from energyssl.functional import sinkhorn
 from energyssl.monitors import effective_rank, embedding_std
 from energyssl.regimes import EnergyLoss
 from energyssl.regimes.regularized import (
@@ -24,7 +25,6 @@ from energyssl.regimes.regularized import (
     barlow_twins,
     byol,
     simsiam,
-    sinkhorn,
     swav,
     vicreg,
 )

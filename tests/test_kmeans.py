@@ -1,5 +1,7 @@
-"""k-means: the energy, its free energy, k-means++, Lloyd and the mini-batch regime."""
+"""k-means: the kernels (packed argmin, k-means++, Lloyd), the energy and its Nearest latent,
+the Lloyd and mini-batch regimes and the state a resumed run needs."""
 
+import io
 import math
 
 import pytest
@@ -8,8 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import energyssl as es
-from energyssl.energies import kmeans
-from energyssl.energies.kmeans import _nearest, assign, kmeans_pp, lloyd, lloyd_step
+from energyssl.latents import Enumerate, Nearest
+from energyssl.ops import nearest
+from energyssl.ops.lloyd import kmeans_pp, lloyd, lloyd_step
+from energyssl.ops.nearest import _nearest, assign
 
 
 def _points(seed, n, dim, device, dtype=torch.float64):
@@ -35,7 +39,7 @@ def test_assign_matches_brute_force(seed, n, k, dim):
 
 def test_assign_crosses_block_boundaries(device, monkeypatch):
     # more rows than one block holds: the blocks must tile the points exactly
-    monkeypatch.setattr(kmeans, "_BLOCK", 4096)          # 40 rows per block, 125 blocks
+    monkeypatch.setattr(nearest, "_BLOCK", 4096)          # 40 rows per block, 125 blocks
     y = _points(0, 5000, 3, device)
     centers = _points(1, 100, 3, device)
     labels, sq = assign(y, centers)
@@ -138,15 +142,53 @@ def test_free_energy_matches_the_enumerated_latent(seed, k, beta):
     torch.manual_seed(seed)
     model = es.energies.KMeans(k, dim=3).double()
     y = _points(seed, 40, 3, "cpu")
-    # the latent strategy tiles E(y, z) over every one-hot z: an independent computation
+    # Enumerate tiles E(y, z) over every one-hot z: an independent computation of Nearest's
+    enumerate_ = Enumerate(torch.eye(k, dtype=torch.float64))
     for b in (math.inf, beta):
         torch.testing.assert_close(model.free_energy(y, beta=b),
-                                   model.latent.free_energy(model, y, None, b))
+                                   enumerate_.free_energy(model, y, None, b))
     f_inf = model.free_energy(y)
     f_beta = model.free_energy(y, beta=beta)
     assert (f_beta >= f_inf - 1e-9).all()
     assert (f_beta <= f_inf + math.log(k) / beta + 1e-9).all()
-    assert torch.equal(model.infer_z(y), model.latent.infer(model, y, None))
+    assert torch.equal(model.infer_z(y), enumerate_.infer(model, y, None))
+
+
+@settings(max_examples=15)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 50), k=st.integers(1, 12),
+       single=st.booleans())
+def test_nearest_latent_is_the_min_and_argmin_over_codewords(seed, n, k, single):
+    # any batch size, also below k; F_inf = min_j ||y - w_j||^2 and infer = e_argmin
+    dtype = torch.float32 if single else torch.float64
+    torch.manual_seed(seed)
+    model = es.energies.KMeans(k, dim=3).to(dtype)
+    assert isinstance(model.latent, Nearest)
+    y = _points(seed, n, 3, "cpu", dtype)
+    plain = ((y[:, None, :] - model.centroids.detach()[None]) ** 2).sum(-1)
+    tol = dict(rtol=1e-5, atol=1e-5) if single else {}
+    torch.testing.assert_close(model(y), plain.min(1).values, **tol)
+    z = model.infer_z(y)
+    assert z.shape == (n, k) and z.dtype == dtype
+    if single:     # float32 keeps 23 - bit_length(k - 1) bits: near-ties may go either way
+        chosen = plain.gather(1, z.argmax(1, keepdim=True)).squeeze(1)
+        assert (chosen <= plain.min(1).values * (1 + 1e-5) + 1e-6).all()
+    else:
+        assert torch.equal(z.argmax(1), plain.argmin(1))
+    # one path: the free energy is the energy at the inferred code
+    assert torch.equal(model(y), model.energy(y, z=z))
+
+
+def test_nearest_latent_breaks_ties_to_the_lower_index(device):
+    model = es.energies.KMeans(4, dim=2).to(device)
+    with torch.no_grad():
+        model.centroids.copy_(torch.tensor([[1.0, 0.0], [-1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]))
+    # y = 0 is at distance 1 from all four; (1, 0) sits on codewords 0 and 2
+    y = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 3.0]], device=device)
+    assert model.infer_z(y).argmax(1).tolist() == [0, 0, 3]
+    assert model(y).tolist() == [1.0, 0.0, 4.0]
+    model.beta = 2.0     # soft k-means at a tie: the softmin over all four codewords
+    plain = -torch.logsumexp(-2.0 * torch.cdist(y, model.centroids.detach()).pow(2), 1) / 2.0
+    torch.testing.assert_close(model(y), plain + math.log(4) / 2.0)
 
 
 def test_exactly_the_centroids_have_zero_energy(device):
@@ -174,13 +216,39 @@ def test_fit_lloyd_finds_the_eight_centres():
 @pytest.mark.parametrize("regime, steps, batch", [
     (es.regimes.Lloyd(), 20, 4000), (es.regimes.MiniBatchKMeans(), 600, 256)])
 def test_regimes_find_the_eight_centres(regime, steps, batch):
+    # from a k-means++ seeding of the whole set that hits all 8 clusters: the update rules,
+    # not the luck of seeding on one batch, are under test here
     world = es.datasets.get("8gaussians")
     y = es.datasets.make("8gaussians", 4000, seed=0)
+    init = kmeans_pp(y, 8, torch.Generator().manual_seed(0))
+    assert len(set(torch.cdist(init.double(), world.centers).argmin(1).tolist())) == 8
     model = es.energies.KMeans(8, dim=2)
+    with torch.no_grad():
+        model.centroids.copy_(init)
+    regime.seeded = True
     history = es.fit(model, regime, y, steps=steps, batch_size=batch, seed=1, progress=False)
     dist = torch.cdist(model.centroids.detach().double(), world.centers)
     assert dist.min(1).values.max() < 0.1
     assert history["inertia"][-1] < 0.3   # 2 * 0.354^2 = 0.25 within a cluster
+
+
+def test_regimes_seed_by_kmeans_pp_on_the_first_batch():
+    y = es.datasets.make("8gaussians", 500, seed=0)
+    for regime in (es.regimes.Lloyd(), es.regimes.MiniBatchKMeans()):
+        model = es.energies.KMeans(8, dim=2)
+        torch.manual_seed(3)
+        seeds = kmeans_pp(y, 8)
+        torch.manual_seed(3)
+        regime(model, y)
+        assert regime.seeded
+        # the step starts from the k-means++ centres: every point is nearest to its seed's
+        labels = assign(y, seeds)[0]
+        moved = model.centroids.detach()
+        if isinstance(regime, es.regimes.Lloyd):
+            torch.testing.assert_close(moved, lloyd_step(y, seeds)[0])
+        else:
+            counts = torch.bincount(labels, minlength=8).float()
+            assert torch.equal(regime.counts, counts)
 
 
 def test_gradient_form_moves_centroids_to_their_points():
@@ -215,14 +283,74 @@ def test_minibatch_update_is_sculleys_sequential_rule():
     torch.testing.assert_close(regime.counts, counts)
 
 
-def test_regime_state_round_trips():
-    y = es.datasets.make("8gaussians", 500, seed=0)
-    model = es.energies.KMeans(4, dim=2)
-    regime = es.regimes.MiniBatchKMeans()
-    regime(model, y[:100])
-    fresh = es.regimes.MiniBatchKMeans()
-    fresh.load_state_dict(regime.state_dict())
-    assert fresh.seeded and torch.equal(fresh.counts, regime.counts)
+def _through_disk(state):
+    """A state dict after torch.save and a weights_only load: plain containers only."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=True)
+
+
+def _resume_matches(make_model, make_regime, batches, stop, run):
+    """Train on batches[:stop]; load model and regime state into fresh instances; run both on
+    the remaining batches from the same RNG state: the fresh pair must end bit-identical."""
+    torch.manual_seed(0)
+    model, regime = make_model(), make_regime()
+    for y in batches[:stop]:
+        run(model, regime, y)
+    fresh_model, fresh_regime = make_model(), make_regime()
+    fresh_model.load_state_dict(_through_disk(model.state_dict()))
+    fresh_regime.load_state_dict(_through_disk(regime.state_dict()))
+    outs = []
+    for m, r in ((model, regime), (fresh_model, fresh_regime)):
+        torch.manual_seed(1)
+        outs.append([run(m, r, y) for y in batches[stop:]])
+    for a, b in zip(*outs, strict=True):
+        assert torch.equal(a, b)
+    for a, b in ((model, fresh_model), (regime, fresh_regime)):
+        sa, sb = a.state_dict(), b.state_dict()
+        assert sa.keys() == sb.keys()
+        for key in sa:
+            value = sa[key]
+            assert torch.equal(value, sb[key]) if torch.is_tensor(value) else value == sb[key]
+    return regime, fresh_regime
+
+
+def _closed_form(model, regime, y):
+    return regime(model, y).logs["inertia"]
+
+
+@pytest.mark.parametrize("make_regime", [es.regimes.Lloyd, es.regimes.MiniBatchKMeans])
+def test_kmeans_regime_state_resumes_in_a_fresh_instance(make_regime):
+    y = es.datasets.make("8gaussians", 600, seed=0).double()
+    batches = [y[i * 100:(i + 1) * 100] for i in range(6)]
+    regime, fresh = _resume_matches(lambda: es.energies.KMeans(4, dim=2).double(), make_regime,
+                                    batches, 3, _closed_form)
+    assert fresh.seeded
+    if isinstance(regime, es.regimes.MiniBatchKMeans):
+        # the lazily sized counts: every point absorbed, in the checkpoint's dtype
+        assert regime.counts.sum() == 600 and regime.counts.dtype == torch.float64
+
+
+def test_deepcluster_state_resumes_in_a_fresh_instance():
+    # memory ring, its fill and position, centres, class weights, head and step counter
+    def make_model():
+        torch.manual_seed(5)
+        encoder = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(),
+                                      torch.nn.Linear(8, 3))
+        return es.energies.JointEmbedding(encoder, dim=2)
+
+    def run(model, regime, pair):
+        loss = regime(model, pair[0], pair[1]).loss.detach()
+        regime.after_step(model)
+        return loss
+
+    y = es.datasets.make("8gaussians", 240, seed=0)
+    views = [(y[i * 40:(i + 1) * 40], y[i * 40:(i + 1) * 40] + 0.1) for i in range(6)]
+    regime, fresh = _resume_matches(
+        make_model, lambda: es.regimes.DeepCluster(3, n_clusters=4, recluster_every=2,
+                                                   memory=100), views, 3, run)
+    assert (fresh.step, fresh.filled, fresh.position) == (6, 100, 80)
 
 
 def test_bad_input():

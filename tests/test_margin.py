@@ -27,7 +27,7 @@ from energyssl.regimes.contrastive.most_offending import (
     GridSearch,
     LangevinSearch,
 )
-from energyssl.samplers import ReplayBuffer
+from energyssl.samplers import ReplayBuffer, hmc
 
 BOX = ((-4.0, 4.0), (-4.0, 4.0))
 
@@ -198,9 +198,12 @@ REGIMES = {
     "langevin-search": lambda: Hinge(1.0, LangevinSearch(BOX, starts=4, steps=20)),
     "nll-grid": lambda: NegativeLogLikelihood(BOX, points=32 * 32),
     "nll-uniform": lambda: NegativeLogLikelihood(BOX, estimate="uniform", points=512),
-    "cd-noise": lambda: ContrastiveDivergence(steps=5, step_size=0.05, box=BOX),
-    "cd-data": lambda: ContrastiveDivergence(steps=5, step_size=0.05, start="data"),
-    "cd-hmc": lambda: ContrastiveDivergence(steps=2, step_size=0.1, start="data", method="hmc"),
+    "cd-noise": lambda: ContrastiveDivergence(steps=5, box=BOX,
+                                              sampler_kwargs={"step_size": 0.05}),
+    "cd-data": lambda: ContrastiveDivergence(steps=5, init="data",
+                                             sampler_kwargs={"step_size": 0.05}),
+    "cd-hmc": lambda: ContrastiveDivergence(steps=2, init="data", sampler=hmc,
+                                            sampler_kwargs={"step_size": 0.1, "leapfrog": 5}),
 }
 
 
@@ -227,7 +230,7 @@ def test_one_small_step_lowers_data_and_raises_negatives(name):
 ORDER_FREE = {
     **{k: REGIMES[k] for k in ("perceptron", "hinge", "log", "mce", "nll-grid", "cd-noise")},
     "batch-candidates": lambda: Hinge(1.0, CandidateSearch(), epsilon=0.3),
-    "pcd": lambda: ContrastiveDivergence(steps=3, start=ReplayBuffer(2, BOX, size=64)),
+    "pcd": lambda: ContrastiveDivergence(steps=3, init=ReplayBuffer(2, BOX, size=64)),
 }
 
 
@@ -297,3 +300,7 @@ def test_bad_batches():
         NegativeLogLikelihood(BOX, points=16).loss(torch.zeros(4), torch.zeros(3, 16))
     with pytest.raises(ValueError, match="epsilon"):
         GridSearch(BOX, 8)(model, y, x, 100.0)
+    column = torch.nn.Linear(2, 1)  # energies (B, 1) would broadcast into a (B, B) loss
+    for regime in (Hinge(search=GridSearch(BOX, 8)), NegativeLogLikelihood(BOX, points=16)):
+        with pytest.raises(ValueError, match=r"Linear.*\(8,\), got \(8, 1\)"):
+            regime(column, y)

@@ -265,3 +265,42 @@ class WrongShape(nn.Module):
 def test_bad_input_raises(call, error):
     with pytest.raises(error):
         call(Gaussian(2), torch.randn(10, 2))
+
+
+class MinusInfAtOrigin(nn.Module):
+    """0.5 |y|^2, but -inf within 0.5 of the origin: exp(-F) has infinite mass."""
+
+    def forward(self, y):
+        f = 0.5 * (y * y).sum(-1)
+        return torch.where(y.norm(dim=-1) < 0.5, torch.full_like(f, -math.inf), f)
+
+
+class PlusInfEverywhere(nn.Module):
+    def forward(self, y):
+        return torch.full_like(y[:, 0], math.inf)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: metrics.log_partition(MinusInfAtOrigin(), BOX, 32), r"log Z is \+inf"),
+    (lambda: metrics.kl(MinusInfAtOrigin(), WORLD, 32), r"log Z is \+inf"),
+    (lambda: metrics.low_energy_area(MinusInfAtOrigin(), BOX, 0.9, 32), r"log Z is \+inf"),
+    (lambda: metrics.log_partition(PlusInfEverywhere(), BOX, 32), "log Z is -inf"),
+    (lambda: metrics.nll(PlusInfEverywhere(), torch.randn(10, 2), BOX, 32), "log Z is -inf"),
+    (lambda: metrics.calibrated_nll(PlusInfEverywhere(), torch.randn(10, 2), BOX,
+                                    torch.randn(10, 2), 32), "log Z is -inf"),
+])
+def test_infinite_or_empty_mass_is_an_error_not_a_silent_inf(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("call", [
+    lambda: metrics.log_partition(Gaussian(2), BOX, resolution=10**6),
+    lambda: metrics.nll(Gaussian(2), torch.randn(10, 2), BOX, resolution=10**6),
+    lambda: metrics.kl(Gaussian(2), WORLD, resolution=10**6),
+    lambda: metrics.low_energy_area(Gaussian(2), BOX, 0.9, resolution=10**6),
+])
+def test_an_absurd_resolution_is_refused_before_allocating(call):
+    """10^12 grid points: the error names the argument and the memory, and comes at once."""
+    with pytest.raises(ValueError, match=r"resolution asks for .* \(10\.9 TiB\)"):
+        call()

@@ -9,17 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from energyssl.regimes.contrastive.infonce import info_nce, split
-from energyssl.regimes.contrastive.mining import (
-    HCL,
-    Hardest,
-    MoCHi,
+from energyssl.functional import (
     debiased_loss,
     hardest,
     hcl_loss,
     hcl_weights,
+    info_nce,
     mochi,
+    split,
 )
+from energyssl.regimes.contrastive.mining import HCL, Hardest, MoCHi
 
 
 def _rows(b, n, low=0.0, high=2.0):
@@ -66,7 +65,7 @@ def test_hcl_with_beta_0_and_tau_plus_0_is_info_nce(energies, t):
     for max_energy in (2.0, math.inf):  # energies lie in [0, 2]: the clamp never binds
         torch.testing.assert_close(hcl_loss(pos, neg, t, 0.0, 0.0, max_energy), plain)
     torch.testing.assert_close(debiased_loss(pos, neg, t, 0.0), plain)
-    torch.testing.assert_close(HCL(0.0, 0.0).loss(pos, neg, t), plain)
+    torch.testing.assert_close(HCL(0.0, 0.0).loss(matrix, t), plain)
 
 
 @settings(max_examples=20)
@@ -98,13 +97,14 @@ def test_hardest_are_the_k_lowest_energies(energies, k):
 
 def test_gradient_step_lowers_positives_and_raises_negatives(device):
     g = torch.Generator().manual_seed(0)
-    pos = torch.rand(5, generator=g, dtype=torch.float64).to(device).requires_grad_()
-    neg = torch.rand(5, 7, generator=g, dtype=torch.float64).to(device).requires_grad_()
-    for loss in (debiased_loss(pos, neg, 0.5, 0.05, math.inf),
-                 Hardest(3).loss(pos, neg, 0.5), HCL(0.0, 0.0).loss(pos, neg, 0.5)):
-        gp, gn = torch.autograd.grad(loss, [pos, neg])
-        assert (gp > 0).all()  # a descent step lowers every positive energy
-        assert (gn <= 0).all() and (gn < 0).any()  # and raises the negatives it counts
+    energies = torch.rand(5, 8, generator=g, dtype=torch.float64).to(device).requires_grad_()
+    positive = torch.eye(5, 8, dtype=torch.bool, device=device)
+    for loss in (debiased_loss(*split(energies), 0.5, 0.05, math.inf),
+                 Hardest(3).loss(energies, 0.5), HCL(0.0, 0.0).loss(energies, 0.5)):
+        (grad,) = torch.autograd.grad(loss, energies)
+        assert (grad[positive] > 0).all()  # a descent step lowers every positive energy
+        # and raises the negatives it counts
+        assert (grad[~positive] <= 0).all() and (grad[~positive] < 0).any()
 
 
 def test_mochi_synthesises_unit_negatives_at_least_as_hard(device):

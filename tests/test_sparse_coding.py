@@ -1,5 +1,7 @@
-"""Sparse coding: lasso solvers (KKT, monotonicity, gap), the energy, dictionary learning, LISTA."""
+"""Sparse coding: lasso solvers (KKT, monotonicity, gap), the energy and its Lasso latent,
+dictionary learning (and the state a resumed run needs), LISTA."""
 
+import io
 import math
 
 import pytest
@@ -10,8 +12,9 @@ from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
 import energyssl as es
-from energyssl.energies import sparse_coding
-from energyssl.energies.sparse_coding import fista, ista, lipschitz, soft_threshold
+from energyssl.latents import Lasso
+from energyssl.ops import lasso
+from energyssl.ops.lasso import fista, ista, lipschitz, soft_threshold
 
 
 def _problem(seed, n=30, dim=8, atoms=16, device="cpu", dtype=torch.float64):
@@ -99,7 +102,7 @@ def test_stopping_rule_certifies_the_objective(device):
 @pytest.mark.parametrize("tol", [1e-3, 1e-8])
 def test_float64_fista_codes_pass_the_float64_test(tol, monkeypatch):
     # blocks of 48 rows; float64 runs in float32 first where float32 can resolve the test
-    monkeypatch.setattr(sparse_coding, "_BLOCK_BYTES", 48 * 128 * 8)
+    monkeypatch.setattr(lasso, "_BLOCK_BYTES", 48 * 128 * 8)
     y, w = _sparse_problem(6, dim=32, atoms=128)
     # 600 iterations: enough in float64 at 1e-8, not if float32 held on to rows it cannot finish
     z = fista(y, w, 0.1, iters=600, tol=tol)
@@ -146,6 +149,22 @@ def test_energy_and_free_energy(device):
     torch.testing.assert_close(model.dictionary.grad, -(y - z @ w.T).T @ z)
 
 
+@settings(max_examples=6)
+@given(seed=st.integers(0, 10_000), lam=st.floats(0.02, 1.0))
+def test_lasso_latent_infer_satisfies_the_kkt_conditions(seed, lam):
+    y, w = _problem(seed, n=12)
+    model = es.energies.SparseCoding(8, 16, lam=lam, dictionary=w, iters=5000,
+                                     tol=1e-10).double()
+    assert isinstance(model.latent, Lasso) and model.latent.dim == 16
+    z = model.infer_z(y)
+    corr = (y - z @ model.dictionary.detach().T) @ model.dictionary.detach()
+    on = z != 0
+    assert (corr[~on].abs() <= lam + 1e-5).all()
+    torch.testing.assert_close(corr[on], lam * z[on].sign(), atol=1e-5, rtol=0)
+    # one path: the free energy is the energy at the inferred code
+    assert torch.equal(model(y), model.energy(y, z=z).detach())
+
+
 def test_atoms_are_unit_norm():
     model = es.energies.SparseCoding(5, 7, lam=0.1, dictionary=3 * torch.randn(5, 7))
     torch.testing.assert_close(model.dictionary.norm(dim=0), torch.ones(7))
@@ -170,10 +189,41 @@ def test_dictionary_learning_recovers_a_planted_dictionary():
     assert history["energy"][-1] < 0.8 * history["energy"][0]
 
 
+def test_dictionary_learning_state_resumes_in_a_fresh_instance():
+    # t and the lazily sized statistics A, B; a fresh regime loads them from disk
+    y, w = _sparse_problem(3, n=240, dim=8, atoms=12, dtype=torch.float64)
+    batches = [y[i * 40:(i + 1) * 40] for i in range(6)]
+
+    def make_model():
+        return es.energies.SparseCoding(8, 12, lam=0.1, dictionary=w).double()
+
+    torch.manual_seed(0)
+    model, regime = make_model(), es.regimes.DictionaryLearning(rho=2.0)
+    for batch in batches[:3]:
+        regime(model, batch)
+    saved = []
+    for state in (model.state_dict(), regime.state_dict()):
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        buffer.seek(0)
+        saved.append(torch.load(buffer, weights_only=True))
+    fresh_model, fresh = make_model(), es.regimes.DictionaryLearning(rho=2.0)
+    fresh_model.load_state_dict(saved[0])
+    fresh.load_state_dict(saved[1])
+    assert fresh.A.shape == (12, 12) and fresh.B.shape == (8, 12) and int(fresh.t) == 3
+    for m, r in ((model, regime), (fresh_model, fresh)):
+        torch.manual_seed(1)
+        for batch in batches[3:]:
+            r(m, batch)
+    assert torch.equal(model.dictionary, fresh_model.dictionary)
+    for key, value in regime.state_dict().items():
+        assert torch.equal(value, fresh.state_dict()[key])
+
+
 def test_lista_from_dictionary_is_ista(device):
     y, w = _problem(4, device=device)
     model = es.energies.SparseCoding(8, 16, lam=0.2, dictionary=w).double().to(device)
-    lista = es.regimes.LISTA.from_dictionary(model, depth=4)
+    lista = es.networks.LISTA.from_dictionary(model.dictionary, model.lam, depth=4)
     with torch.no_grad():
         torch.testing.assert_close(lista(y), ista(y, w, 0.2, iters=5, tol=0.0))
 
@@ -182,7 +232,7 @@ def test_lista_regression_lowers_the_code_error():
     torch.manual_seed(0)
     y, w = _problem(5, n=512, dtype=torch.float32)
     target = es.energies.SparseCoding(8, 16, lam=0.5, dictionary=w, tol=1e-3)
-    lista = es.regimes.LISTA.from_dictionary(target, depth=2)
+    lista = es.networks.LISTA.from_dictionary(target.dictionary, target.lam, depth=2)
     regime = es.regimes.LISTARegression(target)
     before = regime(lista, y).logs["relative"]
     es.fit(lista, regime, y, steps=60, batch_size=128, lr=3e-3, seed=0, progress=False)
@@ -215,6 +265,6 @@ def test_bad_input():
         fista(torch.full((2, 8), math.nan), w, 0.1)
     with pytest.raises(ValueError, match="match the target"):
         es.regimes.LISTARegression(es.energies.SparseCoding(8, 16, lam=0.1))(
-            es.regimes.LISTA(8, 12), y)
+            es.networks.LISTA(8, 12), y)
     with pytest.raises(TypeError, match="SparseCoding"):
         es.regimes.DictionaryLearning()(es.energies.MLP(dim=8), y)

@@ -34,7 +34,7 @@ from energyssl.regimes.contrastive.most_offending import (  # noqa: E402
     GridSearch,
     pairwise_energies,
 )
-from energyssl.samplers import ReplayBuffer  # noqa: E402
+from energyssl.samplers import ReplayBuffer, hmc  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "img"
 OUT.mkdir(exist_ok=True)
@@ -87,15 +87,16 @@ def prediction_error(model, x, y):
 
 def mcmc_regimes():
     return {
-        "CD-10 from the data": ContrastiveDivergence(steps=10, step_size=0.02, start="data",
-                                                     alpha=0.1),
+        "CD-10 from the data": ContrastiveDivergence(
+            steps=10, init="data", sampler_kwargs={"step_size": 0.02}, alpha=0.1),
         "short-run Langevin from noise": ContrastiveDivergence(
-            steps=30, step_size=0.02, noise=0.05, box=BOX, alpha=0.1),
+            steps=30, box=BOX, sampler_kwargs={"step_size": 0.02, "noise": 0.05}, alpha=0.1),
         "persistent Langevin": ContrastiveDivergence(
-            steps=10, step_size=0.02, start=ReplayBuffer(2, BOX, size=4000), alpha=0.1),
+            steps=10, init=ReplayBuffer(2, BOX, size=4000), sampler_kwargs={"step_size": 0.02},
+            alpha=0.1),
         "persistent HMC": ContrastiveDivergence(
-            steps=3, step_size=0.1, method="hmc", leapfrog=3,
-            start=ReplayBuffer(2, BOX, size=4000), alpha=0.1),
+            steps=3, init=ReplayBuffer(2, BOX, size=4000), sampler=hmc,
+            sampler_kwargs={"step_size": 0.1, "leapfrog": 3}, alpha=0.1),
     }
 
 

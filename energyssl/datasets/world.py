@@ -1,4 +1,4 @@
-"""The World protocol: a toy 2-D distribution with exact samples, exact log-density and a box.
+"""The World protocol: a toy distribution with exact samples, exact log-density and a box.
 
 A world draws points from a ``torch.Generator`` on the CPU and then moves them, so the same
 seed gives the same points on every device. ``log_prob`` is exact to 1e-3 nats: closed form,
@@ -15,22 +15,24 @@ from .. import _checks
 
 
 class World:
-    """Base class of a toy world. Subclasses set ``name`` and ``box`` and define ``_sample`` and
-    ``_log_prob`` (float64, on the CPU generator / on the input's device).
+    """Base class of a toy world. Subclasses set ``name``, ``box`` and (if not 2) ``dim`` and
+    define ``_sample`` and ``_log_prob`` (float64, on the CPU generator / on the input's
+    device). ``box`` has one (low, high) pair per dimension.
 
     ``conditional`` worlds sample pairs (x, y) with x of shape (n, x_dim) and define the
     conditional density log p(y | x); ``box`` then bounds y for every x.
     """
 
     name: str = ""
-    box: tuple[tuple[float, float], tuple[float, float]]
+    box: tuple[tuple[float, float], ...]
     dim: int = 2
     conditional: bool = False
     x_dim: int | None = None
 
     def sample(self, n: int, seed: int = 0, device=None):
-        """n points as float32 on ``device``: y (n, 2), or (x, y) for a conditional world."""
+        """n points as float32 on ``device``: y (n, dim), or (x, y) for a conditional world."""
         n = _checks.integer(n, "n")
+        _checks.memory("n", n * (self.dim + (self.x_dim or 0)), torch.float64)
         generator = torch.Generator().manual_seed(_checks.integer(seed, "seed", minimum=0))
         out = self._sample(n, generator)
         if isinstance(out, tuple):

@@ -3,7 +3,12 @@
 x and y (two views, or a context and a target) are encoded separately and compared in the
 embedding space, with D the squared Euclidean distance or the cosine distance 1 - cos. This is
 the architecture of Siamese nets (Bromley et al. 1993; Chopra, Hadsell and LeCun 2005) and of
-SimCLR, BYOL, VICReg and Barlow Twins. ``pairwise`` scores all x against all y with one matmul.
+SimCLR, BYOL, VICReg and Barlow Twins. Its pairwise energies factor through the embeddings
+(:meth:`JointEmbedding.bilinear`), so ``pairwise`` is one matmul and InfoNCE takes its fused
+path::
+
+    cosine:  F_ij = 1 - â_i . b̂_j                    (â = a / |a|, b̂ = b / |b|)
+    sq:      F_ij = |a_i|^2 + |b_j|^2 - (2 a_i) . b_j
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _checks
-from ..energy import Energy
+from ..energy import Bilinear, Energy
 
 DISTANCES = ("sq", "cosine")
 
@@ -49,17 +54,23 @@ class JointEmbedding(Energy):
     def embed_y(self, y):
         return (self.encoder if self.y_encoder is None else self.y_encoder)(y)
 
-    def energy(self, y, x=None, z=None):
+    def _embed(self, y, x):
         a, b = self.embed_x(x), self.embed_y(y)
+        if a.shape[-1] != b.shape[-1]:
+            raise ValueError(f"the x encoder gives embeddings of width {a.shape[-1]} but the y "
+                             f"encoder of width {b.shape[-1]}; JointEmbedding compares them, "
+                             "so both must have the same width")
+        return a, b
+
+    def energy(self, y, x=None, z=None):
+        a, b = self._embed(y, x)
         if self.distance == "cosine":
             return 1 - F.cosine_similarity(a, b, dim=-1)
         return ((a - b) ** 2).sum(-1)
 
-    def pairwise(self, y, x):
-        _checks.tensor(y, "y", dim=self.dim)
-        _checks.tensor(x, "x", dim=self.x_dim)
-        a, b = self.embed_x(x), self.embed_y(y)
+    def bilinear(self, y, x):
+        a, b = self._embed(y, x)
         if self.distance == "cosine":
-            return 1 - F.normalize(a, dim=-1) @ F.normalize(b, dim=-1).T
-        # ||a||^2 + ||b||^2 - 2 a.b: a matmul, and no sqrt whose gradient blows up at 0
-        return (a * a).sum(-1, keepdim=True) + (b * b).sum(-1) - 2 * a @ b.T
+            return Bilinear(F.normalize(a, dim=-1), F.normalize(b, dim=-1), offset=1.0)
+        # a matmul, and no sqrt whose gradient blows up at 0
+        return Bilinear(2 * a, b, (a * a).sum(-1), (b * b).sum(-1))

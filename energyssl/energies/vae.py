@@ -49,6 +49,7 @@ from torch import Tensor, nn
 
 from .. import _checks
 from ..energy import Energy
+from ..latents import Amortized
 from ..networks import mlp
 
 
@@ -57,9 +58,12 @@ def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
     return 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(-1)
 
 
-
 class VAE(Energy):
     """F(y) = ||y - g(z)||^2 / (2 s^2) + d log s + w * KL(q(z | y) || N(0, I)).
+
+    z is removed by the encoder, an :class:`~energyssl.latents.Amortized` latent:
+    ``infer_z(y)`` is mu(y), the mean of q(z | y), and F draws z from q (train) or takes mu
+    (eval).
 
     Args:
         dim: dimension of y.
@@ -79,8 +83,8 @@ class VAE(Energy):
 
     def __init__(self, dim: int, latent_dim: int = 2, hidden: int = 64, kl_weight: float = 1.0,
                  sigma: float | None = 1.0, depth: int = 2):
-        super().__init__(dim)
         self.latent_dim = _checks.integer(latent_dim, "latent_dim")
+        super().__init__(dim, latent=Amortized(self.latent_dim, encoder="encode"))
         hidden = _checks.integer(hidden, "hidden")
         depth = _checks.integer(depth, "depth")
         self.kl_weight = _checks.positive(kl_weight, "kl_weight")
@@ -96,11 +100,6 @@ class VAE(Energy):
         """Mean and log-variance of q(z | y), each (B, latent_dim)."""
         mu, logvar = self.encoder(y).chunk(2, -1)
         return mu, logvar
-
-    def infer_z(self, y: Tensor, x: Tensor | None = None) -> Tensor:
-        """The amortised inference z*(y) = mu(y), the mean of q(z | y): the representation."""
-        y, x = self.check(y, x)
-        return self.encode(y)[0]
 
     def decode(self, z: Tensor) -> Tensor:
         """The decoder mean g(z), shape (B, dim)."""

@@ -8,13 +8,15 @@ uniform draws in ``box`` each time, which keeps the buffer exploring (Du and Mor
 "Implicit generation and generalization in energy-based models", use 5%).
 
 The states are a registered buffer, so the chains move with ``.to(device)`` and round-trip
-through ``state_dict`` with the regime that owns them.
+through ``state_dict`` with the regime that owns them. Under ``torch.distributed`` each rank
+keeps its own buffer: its chains are drawn, advanced and stored locally, never gathered or
+broadcast; the ranks together hold world size x size chains.
 
 Example::
 
     buffer = es.samplers.ReplayBuffer(dim=2, box=((-4, 4), (-4, 4)), size=10_000)
     y, index = buffer.draw(256)
-    buffer.store(es.samplers.langevin(model, init=y, steps=20), index)
+    buffer.store(es.samplers.langevin(model, y, steps=20), index)
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import _checks
-from .chain import uniform
+from .._box import uniform
 
 
 class ReplayBuffer(nn.Module):

@@ -1,7 +1,11 @@
-"""Contrastive regimes: push the data energy down and the energy of negatives up."""
+"""Contrastive regimes: push the data energy down and the energy of negatives up.
 
-from .distributed import all_gather
-from .infonce import InfoNCE, info_nce
+Their pieces live in their modules: hard-negative mining strategies in :mod:`.mining`, the
+searches for the most offending answer in :mod:`.most_offending`, NCE noises in
+:mod:`energyssl.noises` and the functional losses in :mod:`energyssl.functional`.
+"""
+
+from .infonce import InfoNCE
 from .margin import (
     LVQ2,
     MCE,
@@ -14,16 +18,10 @@ from .margin import (
     SquareSquare,
 )
 from .mcmc import ContrastiveDivergence
-from .mining import HCL, Hardest, MoCHi, debiased_loss, hardest, hcl_loss, hcl_weights, mochi
-from .most_offending import CandidateSearch, GridSearch, LangevinSearch, Search
 from .nce import NCE
-from .noise import GaussianFit, GaussianMixture, Noise, Uniform
 
 __all__: list[str] = [
-    "NCE", "Noise", "GaussianFit", "Uniform", "GaussianMixture",
-    "InfoNCE", "info_nce", "all_gather",
-    "Hardest", "HCL", "MoCHi", "hardest", "hcl_weights", "hcl_loss", "debiased_loss", "mochi",
+    "NCE", "InfoNCE",
     "MarginLoss", "Perceptron", "Hinge", "LogLoss", "LVQ2", "MCE", "SquareSquare",
     "SquareExponential", "NegativeLogLikelihood", "ContrastiveDivergence",
-    "Search", "GridSearch", "CandidateSearch", "LangevinSearch",
 ]

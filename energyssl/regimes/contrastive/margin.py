@@ -38,8 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ... import _checks
-from ...metrics import grid
-from ...samplers.chain import uniform
+from ..._box import grid, uniform
 from ..base import Regime, Step, free_energy
 from .most_offending import CandidateSearch, Search, pairwise_energies
 
@@ -204,7 +203,7 @@ class NegativeLogLikelihood(Regime):
         log ∫ exp(-β F) dy ≈ logsumexp_k(-β F(x_i, y_k)) + log(vol(box) / points)
 
     with y_k the midpoints of a √points x √points grid (``estimate="grid"``, 2-D: the
-    quadrature of :func:`energyssl.metrics.grid`) or ``points`` fresh uniform draws in the box
+    midpoint rule of the exact metrics) or ``points`` fresh uniform draws in the box
     each step (``estimate="uniform"``, any dimension: importance sampling from the uniform
     proposal). The gradient pushes every y up in proportion to exp(-β F(x_i, y)). With MCMC
     negatives instead of quadrature, the same gradient is that of

@@ -32,23 +32,15 @@ import torch
 from torch import Tensor, nn
 
 from ... import _checks
-from ...metrics import grid
-from ...samplers import langevin
+from ..._box import grid
+from ...samplers import sample
+from ..base import free_energy, pairwise
 
 
 def pairwise_energies(model: nn.Module, points: Tensor, x: Tensor | None) -> Tensor:
-    """F(points) (P,) for an unconditional model; F(x_i, points_j) (B, P) for a conditional one.
-
-    Uses ``model.pairwise`` when the model has it (an :class:`~energyssl.Energy`), and tiles
-    the batch otherwise.
-    """
-    if x is None:
-        return model(points)
-    pairwise = getattr(model, "pairwise", None)
-    if pairwise is not None:
-        return pairwise(points, x)
-    b, p = x.shape[0], points.shape[0]
-    return model(points.repeat(b, 1), x.repeat_interleave(p, 0)).view(b, p)
+    """F(points) (P,) for an unconditional model; F(x_i, points_j) (B, P) for a conditional one
+    (:func:`~energyssl.regimes.base.pairwise`)."""
+    return free_energy(model, points) if x is None else pairwise(model, points, x)
 
 
 def lowest_outside(candidates: Tensor, energies: Tensor, y: Tensor, epsilon: float) -> Tensor:
@@ -146,8 +138,8 @@ class LangevinSearch(Search):
         _checks.tensor(y, "y", dim=len(self.box))
         b, k = y.shape[0], self.starts
         xs = None if x is None else x.detach().repeat_interleave(k, 0)
-        ends = langevin(model, n=b * k, steps=self.steps, step_size=self.step_size,
-                        noise=self.noise, x=xs, box=self.box).view(b, k, -1)
+        ends = sample(model, b * k, steps=self.steps, step_size=self.step_size,
+                      noise=self.noise, x=xs, box=self.box).view(b, k, -1)
         offset = ends - y[:, None, :]
         dist = offset.pow(2).sum(-1, keepdim=True).sqrt()
         first_axis = torch.zeros_like(offset)
@@ -156,6 +148,5 @@ class LangevinSearch(Search):
         projected = torch.where(dist > epsilon, ends,
                                 y[:, None, :] + 1.001 * epsilon * direction)
         with torch.no_grad():
-            energies = (model(projected.view(b * k, -1)) if xs is None
-                        else model(projected.view(b * k, -1), xs)).view(b, k)
+            energies = free_energy(model, projected.view(b * k, -1), xs).view(b, k)
         return lowest_outside(projected, energies, y, epsilon)

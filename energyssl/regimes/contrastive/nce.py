@@ -13,9 +13,15 @@ normalised, because G is then the log-odds of "data". Reference: Gutmann and Hyv
 statistical models".
 
 For a conditional energy the noise is over y only, paired with the batch's x, and c is one
-number (it is then exact only when Z(x) does not depend on x). The loss is a mean of
-per-example terms, so data-parallel training (gradient averaging over ranks) already
-follows the loss of the global batch: NCE has no ``gather`` option.
+number (it is then exact only when Z(x) does not depend on x).
+
+Distributed (``gather=True``): L is a sum of per-point terms divided by B, so with each of R
+ranks drawing its own nu * B noise points, DistributedDataParallel's mean of the rank losses
+is exactly the loss of one process on the R * B data with the union of the ranks' noise as
+its noise (the draws differ by rank seed only). What must be global is the noise density:
+with ``gather=True`` a :class:`~energyssl.noises.GaussianFit` is fitted on the first batch of
+every rank (gathered), so all ranks contrast against the same p_noise. Each rank's noise is
+used on that rank; gathering the draws would only repeat the same terms on every rank.
 
 Example::
 
@@ -34,33 +40,39 @@ import torch.nn.functional as F
 from torch import nn
 
 from ... import _checks
+from ...noises import Noise, as_noise
+from ...ops.gather import all_gather
 from ..base import Regime, Step, free_energy
-from .noise import Noise, as_noise
 
 
 class NCE(Regime):
     """Noise-contrastive estimation with a learned log-normaliser ``c`` (a parameter).
 
     Args:
-        noise: ``"gaussian"`` (a :class:`~.noise.GaussianFit`, fitted on the first batch unless
-            fitted before), a :mod:`~.noise` object, or any object with ``sample(shape)`` and
-            ``log_prob(y)`` such as a ``torch.distributions.Distribution`` (which stays on its
-            own device; its samples are moved to the batch's device and dtype).
+        noise: ``"gaussian"`` (a :class:`~energyssl.noises.GaussianFit`, fitted on the first
+            batch unless fitted before), a :mod:`energyssl.noises` object, or any object with
+            ``sample(shape)`` and ``log_prob(y)`` such as a ``torch.distributions.Distribution``
+            (which stays on its own device; its samples are moved to the batch's device and
+            dtype).
         ratio: nu > 0, noise samples per data point; nu * B must round to at least 1.
+        gather: fit the noise on the first batch of every torch.distributed rank (see the
+            module doc); every rank must then pass the same batch size.
 
     Logs: ``loss``, ``energy_data`` and ``energy_noise`` (mean free energies) and ``c``.
     """
 
-    def __init__(self, noise="gaussian", ratio: float = 1.0):
+    def __init__(self, noise="gaussian", ratio: float = 1.0, *, gather: bool = False):
         super().__init__()
         self.noise = as_noise(noise)
         self.ratio = _checks.positive(ratio, "ratio")
+        self.gather = bool(gather)
         self.c = nn.Parameter(torch.zeros(()))
+        self.register_load_state_dict_post_hook(_noise_follows_c)
 
     def forward(self, model, y, x=None):
         _checks.tensor(y, "y")
         if isinstance(self.noise, Noise) and not self.noise.fitted:
-            self.noise.fit(y)
+            self.noise.fit(all_gather(y.detach()) if self.gather else y)
         batch = y.shape[0]
         count = round(self.ratio * batch)
         if count < 1:
@@ -87,3 +99,10 @@ class NCE(Regime):
                              f"{tuple(out.shape)}; wrap a per-coordinate torch distribution "
                              "in torch.distributions.Independent(..., 1)")
         return out.to(y.dtype)
+
+
+def _noise_follows_c(regime: NCE, incompatible) -> None:
+    # a lazily fitted noise loaded into a fresh regime is made where the state was; keep it
+    # on the regime's device
+    if isinstance(regime.noise, nn.Module):
+        regime.noise.to(regime.c.device)

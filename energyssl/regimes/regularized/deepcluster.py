@@ -4,7 +4,7 @@ DeepCluster alternates two things: k-means on the features of the data gives eve
 pseudo-label, and the network plus a linear classifier head is trained by cross-entropy to
 predict those labels; every epoch the features are re-clustered and the head, whose classes
 are new, is re-initialised. Two guards against trivial solutions come with it: an empty
-cluster is re-seeded (done by :func:`energyssl.energies.kmeans.lloyd`), and every cluster
+cluster is re-seeded (done by :func:`energyssl.ops.lloyd.lloyd`), and every cluster
 weighs the same in the loss (each input is weighted by the inverse size of its cluster).
 
 How this maps onto a regime that sees one batch at a time, without data indices:
@@ -43,7 +43,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ... import _checks
-from ...energies.kmeans import assign, kmeans_pp, lloyd
+from ...ops.lloyd import kmeans_pp, lloyd
+from ...ops.nearest import assign
 from ..base import Step
 from .joint_embedding import JointEmbeddingRegime
 

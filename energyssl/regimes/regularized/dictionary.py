@@ -20,6 +20,11 @@ plain alternating minimisation on the batch; on small toy sets it converges fast
 finite rho averages out the noise of small batches on large streams. An atom no code has used
 (A_jj = 0) is moved onto a random signal of the batch, as they suggest.
 
+With ``gather=True`` under torch.distributed, Z^T Z, Y^T Z and n are summed over the ranks
+(:func:`energyssl.ops.reduce.sum_over_ranks`) before the division, so each rank adds the
+statistics of the concatenated batch, and the spare signals for unused atoms come from rank
+0: the dictionary stays equal on every rank. The logs describe this rank's batch.
+
 Example::
 
     model = es.energies.SparseCoding(dim=16, atoms=32, lam=0.1)
@@ -35,6 +40,7 @@ import torch.nn.functional as F
 
 from ... import _checks
 from ...energies.sparse_coding import SparseCoding
+from ...ops.reduce import from_rank0, sum_over_ranks
 from ..base import Regime, Step
 
 
@@ -43,14 +49,22 @@ class DictionaryLearning(Regime):
 
     Args:
         rho: forgetting exponent of the statistics, b_t = (1 - 1/t)^rho (>= 0; inf: b_t = 0).
+        gather: sum the batch statistics over torch.distributed ranks (see the module doc);
+            the identity without a process group.
+
+    Buffers (checkpointed): ``t`` (the step), ``A`` and ``B`` (the statistics, sized on the
+    first batch).
 
     Logs: ``energy`` (mean E(y, z*) of the batch before the update), ``error`` (mean
     1/2 ||y - W z*||^2) and ``active`` (mean fraction of non-zero code entries).
     """
 
-    def __init__(self, rho: float = math.inf):
+    def __init__(self, rho: float = math.inf, *, gather: bool = False):
         super().__init__()
         self.rho = _checks.positive(rho, "rho", allow_zero=True, allow_inf=True)
+        if not isinstance(gather, bool):
+            raise TypeError(f"gather must be a bool, got {type(gather).__name__}")
+        self.gather = gather
         self.register_buffer("t", torch.zeros((), dtype=torch.long))
         self.register_buffer("A", torch.zeros(0, 0))
         self.register_buffer("B", torch.zeros(0, 0))
@@ -80,9 +94,13 @@ class DictionaryLearning(Regime):
             self.B = w.new_zeros(model.dim, atoms)
         self.t += 1
         forget = (1 - 1 / self.t.to(w.dtype)) ** self.rho if self.rho < math.inf else 0.0
-        self.A.mul_(forget).add_(z.T @ z / n)
-        self.B.mul_(forget).add_(y.T @ z / n)
         spare = F.normalize(y[torch.randint(n, (atoms,), device=y.device)], dim=1)
+        gram, cross, total = z.T @ z, y.T @ z, w.new_full((), n)
+        if self.gather:
+            sum_over_ranks(gram, cross, total)
+            from_rank0(spare)
+        self.A.mul_(forget).add_(gram / total)
+        self.B.mul_(forget).add_(cross / total)
         for j in range(atoms):
             a_jj = self.A[j, j]
             u = w[:, j] + (self.B[:, j] - w @ self.A[:, j]) / a_jj.clamp(min=1e-12)

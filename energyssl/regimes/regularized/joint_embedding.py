@@ -110,11 +110,11 @@ class JointEmbeddingRegime(Regime):
         self.step += 1
 
     def get_extra_state(self) -> dict:
-        return {"step": self.step}
+        return {"step": self.step, "rank": self._rank}
 
     def set_extra_state(self, state: dict) -> None:
         self.step = state["step"]
-        self._rank = None
+        self._rank = state.get("rank")  # a resumed run logs the rank it had cached
 
 
 __all__ = ["JointEmbeddingRegime", "check_model"]

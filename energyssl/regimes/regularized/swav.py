@@ -27,33 +27,14 @@ Example::
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ... import _checks
+from ...functional import sinkhorn
 from ..base import Step
 from .joint_embedding import JointEmbeddingRegime
-
-
-def sinkhorn(scores: Tensor, epsilon: float = 0.05, iters: int = 3) -> Tensor:
-    """Entropic transport plan P (B, K) from scores (B, K), by Sinkhorn-Knopp in the log domain.
-
-    Starts from exp(scores / epsilon) and alternately rescales it so that the columns sum to
-    1/K and the rows to 1/B. The rows are rescaled last, so the row sums are exactly 1/B;
-    the column sums approach 1/K as ``iters`` grows. Multiply by B for per-sample codes.
-    """
-    _checks.tensor(scores, "scores")
-    epsilon = _checks.positive(epsilon, "epsilon")
-    iters = _checks.integer(iters, "iters")
-    n, k = scores.shape
-    log_p = scores / epsilon
-    for _ in range(iters):
-        log_p = log_p - torch.logsumexp(log_p, 0, keepdim=True) - math.log(k)
-        log_p = log_p - torch.logsumexp(log_p, 1, keepdim=True) - math.log(n)
-    return log_p.exp()
 
 
 def swapped_prediction(scores: Tensor, codes: Tensor, temperature: float = 0.1) -> Tensor:

@@ -1,7 +1,8 @@
-"""Exact 2-D metrics by quadrature on a regular grid over a box.
+"""Exact 2-D metrics by quadrature on a regular grid over a box, and the NLL in any dimension.
 
 A model's Gibbs density is q(y) = exp(-F(y)) / Z with F = ``model(y)``; on a 2-D box Z is a
-sum over an R x R midpoint grid, so the metrics below are measured, not estimated::
+sum over an R x R midpoint grid (:func:`energyssl._box.grid`), so the metrics below are
+measured, not estimated::
 
     log Z            = logsumexp_g(-F(y_g)) + log(cell area)
     nll(points)      = mean_i F(y_i) + log Z
@@ -9,14 +10,19 @@ sum over an R x R midpoint grid, so the metrics below are measured, not estimate
     low_energy_area  = area of the smallest set of cells holding ``mass`` of q
     energy_gap       = mean F(negatives) - mean F(data)
 
+Above 2-D (or when asked) :func:`nll` takes log Z from annealed importance sampling
+(:func:`energyssl.metrics.ais_log_partition`) instead, and ``return_estimate=True`` says
+which method it used and with what standard error.
+
 ``calibrated_nll`` first fits an inverse temperature beta so that exp(-beta F) / Z_beta
 is the best density on training points; this puts energies that are not log-densities
 (k-means distances, reconstruction errors) on the same scale as the contrastive ones.
 
 Every function takes its device and dtype from the model (points are moved there); a
 :class:`~energyssl.datasets.World` can stand wherever a density is needed (its ``log_prob`` is
-used). Reference for the energy-to-density view: LeCun et al., "A Tutorial on Energy-Based
-Learning" (2006), section 1.3; temperature scaling as in Guo et al. (2017).
+used). A grid whose points would not fit in memory is refused before it is built. Reference
+for the energy-to-density view: LeCun et al., "A Tutorial on Energy-Based Learning" (2006),
+section 1.3; temperature scaling as in Guo et al. (2017).
 
 Example::
 
@@ -25,6 +31,8 @@ Example::
     es.metrics.nll(model, world.sample(1000), world.box)   # exact NLL in nats
     es.metrics.kl(model, world)                            # KL(world || model) on the grid
     es.metrics.low_energy_area(model, world.box, mass=0.9)
+    es.metrics.nll(model, world.sample(1000), world.box, return_estimate=True).method
+    # "quadrature"; above 2-D the same call (box or not) uses "ais"
 """
 
 from __future__ import annotations
@@ -34,36 +42,14 @@ from typing import NamedTuple
 
 import torch
 from scipy.optimize import minimize_scalar
-from torch import Tensor, nn
+from torch import Tensor
 
-from . import _checks
-from .datasets.world import World
+from .. import _box, _checks
+from ..datasets.world import World
+from .ais import ais_log_partition, gaussian_base
 
 _CHUNK = 65_536
-
-
-def _like(source) -> Tensor | None:
-    """A floating tensor of the module whose device and dtype the metric uses, or None."""
-    if isinstance(source, nn.Module):
-        for t in (*source.parameters(), *source.buffers()):
-            if t.is_floating_point():
-                return t
-    return None
-
-
-def grid(box, resolution: int = 256, like: Tensor | None = None) -> tuple[Tensor, float]:
-    """Midpoints of a resolution x resolution grid over a 2-D box, shape (R*R, 2), and the
-    area of one cell. Row g = i * R + j holds (x_i, y_j)."""
-    box = _checks.box(box)
-    if len(box) != 2:
-        raise ValueError(f"box must be 2-D for grid metrics, got {len(box)} axes")
-    resolution = _checks.integer(resolution, "resolution", minimum=2)
-    like = torch.empty(0) if like is None else like
-    axes = [lo + (torch.arange(resolution, device=like.device, dtype=like.dtype) + 0.5)
-            * (hi - lo) / resolution for lo, hi in box]
-    gx, gy = torch.meshgrid(*axes, indexing="ij")
-    cell = (box[0][1] - box[0][0]) * (box[1][1] - box[1][0]) / resolution**2
-    return torch.stack([gx.reshape(-1), gy.reshape(-1)], -1), cell
+METHODS = ("auto", "quadrature", "ais")
 
 
 @torch.no_grad()
@@ -77,9 +63,8 @@ def log_density(source, y: Tensor) -> Tensor:
         return source.log_prob(y)
     if not callable(source):
         raise TypeError(f"expected an energy module or a World, got {type(source).__name__}")
-    like = _like(source)
-    if like is not None:
-        y = y.to(device=like.device, dtype=like.dtype)
+    like = _box.like(source, fallback=y)
+    y = y.to(device=like.device, dtype=like.dtype)
     out = torch.cat([source(chunk) for chunk in y.split(_CHUNK)])
     if out.shape != y.shape[:1]:
         raise ValueError(f"the energy must return shape ({y.shape[0]},), got {tuple(out.shape)}")
@@ -88,29 +73,85 @@ def log_density(source, y: Tensor) -> Tensor:
     return -out
 
 
-def _grid_log_density(source, box, resolution) -> tuple[Tensor, float]:
-    points, cell = grid(box, resolution, _like(source))
-    return log_density(source, points), cell
+def _grid_log_density(source, box, resolution) -> tuple[Tensor, Tensor, float]:
+    """Grid points, the log density on them and the cell area. A grid that would not fit in
+    memory is refused, and a density with infinite or no mass on it is a ValueError."""
+    resolution = _checks.integer(resolution, "resolution", minimum=2)
+    like = _box.like(source)
+    _checks.memory("resolution", 3 * resolution**2, like.dtype)  # points (R^2, 2) + energies
+    points, cell = _box.grid(box, resolution, like)
+    logp = log_density(source, points)
+    total = torch.logsumexp(logp, 0)
+    if bool(total.isinf()):
+        if bool(total > 0):
+            raise ValueError(f"log Z is +inf: {type(source).__name__} has energy -inf (or "
+                             f"overflows) somewhere on the grid of the box")
+        raise ValueError(f"log Z is -inf: {type(source).__name__} has energy +inf at every "
+                         f"grid point of the box, so exp(-F) has no mass there")
+    return points, logp, cell
 
 
 def log_partition(model, box, resolution: int = 256) -> Tensor:
-    """log Z = log ∫_box exp(-F(y)) dy by the midpoint rule on the grid (0-dim tensor)."""
-    logp, cell = _grid_log_density(model, box, resolution)
+    """log Z = log ∫_box exp(-F(y)) dy by the midpoint rule on the 2-D grid (0-dim tensor); a
+    ValueError when it is infinite."""
+    _, logp, cell = _grid_log_density(model, box, resolution)
     return torch.logsumexp(logp, 0) + math.log(cell)
 
 
-def nll(model, points: Tensor, box, resolution: int = 256) -> Tensor:
-    """Exact negative log-likelihood mean_i F(y_i) + log Z of ``points`` under the Gibbs density."""
-    _checks.tensor(points, "points", dim=2)
-    return -log_density(model, points).mean() + log_partition(model, box, resolution)
+class Estimate(NamedTuple):
+    """A metric with how it was computed: value (0-dim), stderr (0-dim; None for quadrature,
+    which is deterministic) and method ("quadrature" or "ais")."""
+
+    value: Tensor
+    stderr: Tensor | None
+    method: str
+
+
+def nll(model, points: Tensor, box=None, resolution: int = 256, *, method: str = "auto",
+        return_estimate: bool = False, **ais_options) -> Tensor | Estimate:
+    """Negative log-likelihood mean_i F(y_i) + log Z of ``points`` (n, d) under exp(-F) / Z.
+
+    method "quadrature": log Z over the 2-D ``box`` on a resolution^2 grid (exact to the
+    grid). method "ais": log Z over R^d by :func:`ais_log_partition`, from a Gaussian fitted
+    to the points unless ``ais_options`` give a ``base`` (or ``dim``); the other options
+    (n_chains, n_temperatures, n_steps, exact_samples, ...) go to it too. "auto" (default)
+    is quadrature for 2-D points with a box, AIS otherwise (the box then plays no part).
+    Returns a 0-dim tensor, or with ``return_estimate=True`` an :class:`Estimate` naming the
+    method and, for AIS, its standard error. The NLL is +inf when a point has energy +inf.
+    """
+    _checks.tensor(points, "points")
+    _checks.choice(method, "method", METHODS)
+    d = points.shape[1]
+    model_dim = getattr(model, "dim", None)
+    if isinstance(model_dim, int) and model_dim != d:
+        raise ValueError(f"points must have {model_dim} columns for this model, got shape "
+                         f"{tuple(points.shape)}")
+    if method == "auto":
+        method = "quadrature" if box is not None and d == 2 else "ais"
+    data = -log_density(model, points).mean()
+    if method == "quadrature":
+        if ais_options:
+            raise TypeError(f"{', '.join(sorted(ais_options))}: options of method='ais'; "
+                            "quadrature takes box and resolution")
+        if box is None or d != 2:
+            raise ValueError(f"method='quadrature' needs 2-D points and a box, got d={d} and "
+                             f"box={box!r}; use method='ais'")
+        value, stderr = data + log_partition(model, box, resolution), None
+    else:
+        if "base" not in ais_options and "dim" not in ais_options:
+            like = _box.like(model, fallback=points)
+            ais_options["base"] = gaussian_base(points.to(device=like.device, dtype=like.dtype))
+        result = ais_log_partition(model, **ais_options)
+        value, stderr = data + result.log_z, result.stderr
+    return Estimate(value, stderr, method) if return_estimate else value
 
 
 def kl(model, world: World, resolution: int = 256, box=None) -> Tensor:
     """KL(p_world || q_model) on the grid over ``box`` (default the world's box), in nats."""
     if not isinstance(world, World):
         raise TypeError(f"world must be an energyssl World, got {type(world).__name__}")
-    points, _ = grid(world.box if box is None else box, resolution, _like(model))
-    logq = torch.log_softmax(log_density(model, points), 0)
+    points, neg_f, _ = _grid_log_density(model, world.box if box is None else box, resolution)
+    logq = torch.log_softmax(neg_f, 0)
     logp = torch.log_softmax(log_density(world, points).to(logq), 0)
     p = logp.exp()
     # cells where the world has no mass contribute 0 (p log p -> 0), not 0 * inf = NaN
@@ -123,7 +164,7 @@ def low_energy_area(source, box, mass: float = 0.9, resolution: int = 256) -> Te
     Pass a model for its low-energy area and the world for the same area of the true density.
     """
     mass = _checks.fraction(mass, "mass")
-    logp, cell = _grid_log_density(source, box, resolution)
+    _, logp, cell = _grid_log_density(source, box, resolution)
     p = torch.softmax(logp.double(), 0).sort(descending=True).values
     cells = torch.searchsorted(p.cumsum(0), torch.tensor([mass], dtype=p.dtype, device=p.device))
     # the total can sit a rounding error below mass, which would index one past the last cell
@@ -152,7 +193,7 @@ def calibrated_nll(model, points: Tensor, box, train: Tensor,
     minimum. The search runs in float64; the returned NLL has the model's device and dtype."""
     _checks.tensor(points, "points", dim=2)
     _checks.tensor(train, "train", dim=2)
-    neg_f, cell = _grid_log_density(model, box, resolution)
+    _, neg_f, cell = _grid_log_density(model, box, resolution)
     grid_neg_f = neg_f.double()
     f_train = float(-log_density(model, train).double().mean())
 

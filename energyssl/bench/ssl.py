@@ -1,0 +1,1052 @@
+"""Sections "ssl" and "claims": self-supervised pretraining on the 8x8 digits, and the claims of
+the energy-based view of SSL, each turned into a measurement.
+
+Digits (section "ssl"). scikit-learn's bundled 8x8 digits (1797 images, no download; Alpaydin
+and Kaynak 1998, UCI "Optical Recognition of Handwritten Digits") are divided by 16 and split
+once, stratified, 70/30 (1257 train, 540 test; seed 0, whatever the run's seed). An encoder is
+pretrained on the train images **without their labels**, each step on random views from
+:class:`~.augment.DigitAugment` (shifts of 1 px, rotations, rescaling, noise, cutout):
+
+    encoder = projector o backbone;  features = backbone(y);  embedding = encoder(y)
+    MLP backbone: 64 -> w -> w (Linear, BatchNorm, ReLU);  projector: w -> w -> k
+    CNN backbone (--full): two 3x3 conv blocks (32, 64 channels), 2x2 max-pool, Linear -> w
+
+The joint-embedding regimes train es.energies.JointEmbedding(encoder, distance="cosine") on
+two views per image; the masked and denoising autoencoders (es.energies.DenoisingAutoencoder)
+reconstruct one view, and their code is the feature. The features of the frozen backbone are
+then scored (:mod:`.probe`) on the 540 test images by
+
+    linear probe  logistic regression (C = 1) on L labelled train images per class,
+    kNN           cosine, similarity-weighted vote of the 10 nearest labelled images,
+
+for L = 1, 5, 10 and all 1257 labels; the labelled images are drawn per class with seeds
+seed, seed + 1, seed + 2, and a figure is the mean over those three draws (quick: one
+pretraining; full: pretraining seed i paired with draw i) with its standard deviation as the
+spread. The collapse monitors of the embedding of the test images (es.monitors:
+embedding_std * sqrt(k), 1 when isotropic and 0 when collapsed, and effective_rank, from 1
+to k) sit beside each row. Baselines: raw pixels, PCA (32 components, fitted on the train
+images) and the randomly initialised encoder.
+
+Claims (section "claims"), one small table each, with the rule that decides the verdict in
+its config and in ``claims.md``:
+
+1. reconstruction: masked / denoising AE features serve recognition worse than joint
+   embedding features (probe at 10 labels per class);
+2. negatives: InfoNCE's probe accuracy against its batch size (the number of negatives)
+   at an equal number of epochs;
+3. hard-negatives: each mining strategy against plain InfoNCE at equal steps and batch;
+4. byol: BYOL without negatives, and its ablations (no predictor, no momentum target),
+   with the naive energy loss as the collapsed reference;
+5. clustering: SwAV and DeepCluster against the random encoder and the naive energy loss;
+6. volume: on a toy world, the low-energy area of the VAE, the denoising AE and sparse
+   coding as their regulariser grows, and of the naive energy loss as it trains;
+7. kmeans-dimension: on Gaussian-mixture worlds in d = 2 ... 32, the NLL gap to the truth
+   of soft k-means and of an NCE-trained MLP energy;
+8. latent: on the horn, the distinct minima of infer_y per x and their distance to the
+   true curve, for the latent ellipse model and a model without latent.
+
+References: LeCun 2022, "A Path Towards Autonomous Machine Intelligence" (energy-based SSL,
+joint embedding against reconstruction); LeCun and Canziani 2021, NYU Deep Learning
+(regularised and latent-variable EBMs); the papers of each regime in its module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+import energyssl as es
+
+from .augment import DigitAugment
+from .config import Config
+from .probe import knn_accuracy, linear_probe
+from .results import row
+
+SIDE = 8
+BUDGETS = (1, 5, 10, None)                       # labels per class; None: every train label
+DRAWS = 3
+
+
+# ---------------------------------------------------------------------------- the data
+
+class Digits(NamedTuple):
+    """The fixed split: images (n, 64) in [0, 1] and labels (n,), on one device."""
+
+    train: Tensor
+    train_labels: Tensor
+    test: Tensor
+    test_labels: Tensor
+
+
+def digits(device="cpu", *, test_fraction: float = 0.3) -> Digits:
+    """scikit-learn's 8x8 digits / 16, split per class (seed 0) into train and test."""
+    from sklearn.datasets import load_digits
+
+    images, labels = load_digits(return_X_y=True)
+    rng = np.random.default_rng(0)
+    test = np.zeros(len(labels), dtype=bool)
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        test[members[:round(test_fraction * len(members))]] = True
+
+    def tensors(mask):
+        return (torch.tensor(images[mask] / 16.0, dtype=torch.float32, device=device),
+                torch.tensor(labels[mask], dtype=torch.long, device=device))
+
+    return Digits(*tensors(~test), *tensors(test))
+
+
+_DIGITS: dict[str, Digits] = {}
+
+
+def cached_digits(device) -> Digits:
+    """:func:`digits` on ``device``, loaded once per process."""
+    key = str(device)
+    if key not in _DIGITS:
+        _DIGITS[key] = digits(device)
+    return _DIGITS[key]
+
+
+def labelled(labels: Tensor, per_class: int | None, seed: int) -> Tensor:
+    """Indices of ``per_class`` labelled rows of each class (all rows for None), drawn by seed."""
+    if per_class is None:
+        return torch.arange(labels.shape[0], device=labels.device)
+    generator = torch.Generator().manual_seed(seed)
+    cpu = labels.cpu()
+    picks = []
+    for c in cpu.unique():
+        members = torch.nonzero(cpu == c).squeeze(1)
+        if members.numel() < per_class:
+            raise ValueError(f"class {int(c)} has {members.numel()} rows, fewer than "
+                             f"per_class={per_class}")
+        picks.append(members[torch.randperm(members.numel(), generator=generator)[:per_class]])
+    return torch.cat(picks).to(labels.device)
+
+
+# ---------------------------------------------------------------------------- the encoders
+
+def mlp_encoder(width: int, embed_dim: int) -> nn.Sequential:
+    """Sequential(backbone 64 -> w -> w, projector w -> w -> k), BatchNorm and ReLU between."""
+    def block(a, b):
+        return [nn.Linear(a, b), nn.BatchNorm1d(b), nn.ReLU()]
+
+    backbone = nn.Sequential(*block(SIDE * SIDE, width), *block(width, width))
+    projector = nn.Sequential(*block(width, width), nn.Linear(width, embed_dim))
+    return nn.Sequential(backbone, projector)
+
+
+class Image(nn.Module):
+    """Reshape rows (B, side * side) to images (B, 1, side, side)."""
+
+    def forward(self, y: Tensor) -> Tensor:
+        return y.view(y.shape[0], 1, SIDE, SIDE)
+
+
+def cnn_encoder(width: int, embed_dim: int) -> nn.Sequential:
+    """Sequential(backbone: 2 conv 3x3 blocks, max-pool, Linear -> w; the MLP's projector)."""
+    def conv(a, b):
+        return [nn.Conv2d(a, b, 3, padding=1), nn.BatchNorm2d(b), nn.ReLU()]
+
+    flat = 64 * (SIDE // 2) ** 2
+    backbone = nn.Sequential(Image(), *conv(1, 32), *conv(32, 64), nn.MaxPool2d(2),
+                             nn.Flatten(), nn.Linear(flat, width), nn.BatchNorm1d(width),
+                             nn.ReLU())
+    projector = mlp_encoder(width, embed_dim)[1]
+    return nn.Sequential(backbone, projector)
+
+
+ENCODERS: dict[str, Callable[[int, int], nn.Sequential]] = {"mlp": mlp_encoder,
+                                                            "cnn": cnn_encoder}
+
+
+# ---------------------------------------------------------------------------- the regimes
+
+class Views(es.regimes.Regime):
+    """Feed a regime random views of plain data y.
+
+    Two views (joint embeddings): ``regime(model, augment(y), augment(y))``, so x = view 1 and
+    y = view 2 (InfoNCE has no augment of its own; the other regimes get theirs here too, so
+    every regime sees the same views). One view (autoencoders): ``regime(model, augment(y))``.
+    """
+
+    def __init__(self, regime: es.regimes.Regime, augment: Callable[[Tensor], Tensor], *,
+                 views: int = 2):
+        super().__init__()
+        if views not in (1, 2):
+            raise ValueError(f"views must be 1 or 2, got {views}")
+        self.regime, self.augment, self.views = regime, augment, views
+
+    def forward(self, model, y, x=None):
+        if self.views == 1:
+            return self.regime(model, self.augment(y))
+        return self.regime(model, self.augment(y), self.augment(y))
+
+    def after_step(self, model):
+        self.regime.after_step(model)
+
+
+def mining(name: str):
+    """The hard-negative mining class ``name`` (Hardest, HCL, MoCHi) wherever it lives now."""
+    found = getattr(es.regimes, name, None)
+    if found is None:
+        found = getattr(importlib.import_module("energyssl.regimes.contrastive.mining"), name)
+    return found
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """Pretraining hyper-parameters shared by every regime (one place to tune them)."""
+
+    encoder: str = "mlp"
+    width: int = 256
+    embed_dim: int = 64
+    steps: int = 400
+    batch_size: int = 256
+    lr: float = 2e-3
+    temperature: float = 0.2
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _infonce(h: Hyper, model, mine=None):
+    return es.regimes.InfoNCE(temperature=h.temperature, symmetric=True, mining=mine)
+
+
+def _byol(h: Hyper, model, *, predictor: bool = True, tau: float = 0.99):
+    regime = es.regimes.BYOL(model, h.embed_dim, tau=tau,
+                             total_steps=h.steps if tau > 0 else None)
+    if not predictor:
+        regime.predictor = nn.Identity()
+    return regime
+
+
+# name -> (label, factory(hyper, model) -> regime); "reconstruction" rows use the autoencoder
+JOINT: dict[str, tuple[str, Callable]] = {
+    "infonce": ("InfoNCE", _infonce),
+    "infonce-hardest": ("InfoNCE + top-k hardest (k = B/8)",
+                        lambda h, m: _infonce(h, m, mining("Hardest")(max(1, h.batch_size // 8)))),
+    "infonce-hcl": ("InfoNCE + HCL (beta 1, tau+ 0.1)",
+                    lambda h, m: _infonce(h, m, mining("HCL")(beta=1.0, tau_plus=0.1))),
+    "infonce-debiased": ("InfoNCE + debiased (HCL beta 0)",
+                         lambda h, m: _infonce(h, m, mining("HCL")(beta=0.0, tau_plus=0.1))),
+    "infonce-mochi": ("InfoNCE + MoCHi (16 hard, 16 + 8 mixed)",
+                      lambda h, m: _infonce(h, m, mining("MoCHi")(16, 16, 8))),
+    "byol": ("BYOL", _byol),
+    "simsiam": ("SimSiam", lambda h, m: es.regimes.SimSiam(h.embed_dim)),
+    "vicreg": ("VICReg", lambda h, m: es.regimes.VICReg()),
+    "barlow-twins": ("Barlow Twins", lambda h, m: es.regimes.BarlowTwins()),
+    "swav": ("SwAV (30 prototypes)", lambda h, m: es.regimes.SwAV(h.embed_dim, 30)),
+    "deepcluster": ("DeepCluster (k = 30)",
+                    lambda h, m: es.regimes.DeepCluster(h.embed_dim, 30, recluster_every=50,
+                                                        memory=2048)),
+    "byol-no-predictor": ("BYOL without predictor",
+                          lambda h, m: _byol(h, m, predictor=False)),
+    "byol-no-momentum": ("BYOL without momentum target (tau = 0)",
+                         lambda h, m: _byol(h, m, tau=0.0)),
+    "energy-loss": ("naive energy loss (no negatives, no regulariser)",
+                    lambda h, m: es.regimes.EnergyLoss()),
+}
+RECONSTRUCTION: dict[str, tuple[str, dict]] = {
+    "masked-ae": ("masked autoencoder (50% masked)", {"corruption": "mask", "ratio": 0.5}),
+    "denoising-ae": ("denoising autoencoder (sigma 0.3)", {"corruption": "noise", "sigma": 0.3}),
+}
+ABLATIONS = ("byol-no-predictor", "byol-no-momentum", "energy-loss")
+REGIMES: tuple[str, ...] = (*[n for n in JOINT if n not in ABLATIONS], *RECONSTRUCTION)
+LABELS = {name: label for name, (label, _) in {**JOINT, **RECONSTRUCTION}.items()}
+BASELINES = {"raw": "raw pixels", "pca": "PCA (32 components)",
+             "random": "random encoder (untrained)"}
+
+
+# ---------------------------------------------------------------------------- pretraining
+
+class Pretrained(NamedTuple):
+    """A finished pretraining: features and embeddings of the train and test images."""
+
+    features: tuple[Tensor, Tensor]
+    embeddings: tuple[Tensor, Tensor]
+    wall_s: float
+    config: dict
+
+
+_CACHE: dict[str, Pretrained] = {}
+
+
+def _augment() -> DigitAugment:
+    return DigitAugment()
+
+
+@torch.no_grad()
+def _encode(module: Callable[[Tensor], Tensor], data: Digits) -> tuple[Tensor, Tensor]:
+    return module(data.train).detach(), module(data.test).detach()
+
+
+def pretrain(name: str, data: Digits, hyper: Hyper, *, seed: int, device="cpu",
+             progress: bool = False) -> Pretrained:
+    """Pretrain regime ``name`` without labels (cached per name, hyper, seed and device)."""
+    key = json.dumps([name, hyper.as_dict(), seed, str(device)])
+    if key in _CACHE:
+        return _CACHE[key]
+    started = time.perf_counter()
+    torch.manual_seed(seed)
+    fit = {"steps": hyper.steps, "batch_size": hyper.batch_size, "lr": hyper.lr, "seed": seed,
+           "progress": progress, "device": device}
+    config = {"regime": name, **hyper.as_dict(), "augment": repr(_augment()), "seed": seed}
+    if name in RECONSTRUCTION:
+        model = es.energies.DenoisingAutoencoder(SIDE * SIDE, hidden=hyper.width,
+                                                 code_dim=hyper.width, depth=2,
+                                                 **RECONSTRUCTION[name][1])
+        es.fit(model, Views(es.regimes.EnergyLoss(), _augment(), views=1), data.train, **fit)
+        model.eval()
+        features = embeddings = _encode(model.encode, data)
+    elif name in JOINT:
+        encoder = ENCODERS[hyper.encoder](hyper.width, hyper.embed_dim)
+        model = es.energies.JointEmbedding(encoder, dim=SIDE * SIDE, distance="cosine")
+        model.to(device)
+        es.fit(model, Views(JOINT[name][1](hyper, model), _augment()), data.train, **fit)
+        model.eval()
+        features, embeddings = _encode(encoder[0], data), _encode(encoder, data)
+    elif name == "random":
+        encoder = ENCODERS[hyper.encoder](hyper.width, hyper.embed_dim).to(device).eval()
+        features, embeddings = _encode(encoder[0], data), _encode(encoder, data)
+    else:
+        raise ValueError(f"unknown SSL regime {name!r}; valid: "
+                         f"{', '.join([*REGIMES, *ABLATIONS, 'random'])}")
+    out = Pretrained(features, embeddings, time.perf_counter() - started, config)
+    _CACHE[key] = out
+    return out
+
+
+def baseline(name: str, data: Digits) -> tuple[Tensor, Tensor]:
+    """Features of the raw-pixel and PCA baselines (train, test)."""
+    if name == "raw":
+        return data.train, data.test
+    if name == "pca":
+        mean = data.train.mean(0)
+        _, _, v = torch.linalg.svd(data.train - mean, full_matrices=False)
+        basis = v[:32].T
+        return (data.train - mean) @ basis, (data.test - mean) @ basis
+    raise ValueError(f"unknown baseline {name!r}; valid: raw, pca, random")
+
+
+# ---------------------------------------------------------------------------- evaluation
+
+def budget_name(per_class: int | None) -> str:
+    return "all" if per_class is None else f"{per_class}/class"
+
+
+def scores(runs: list[tuple[Tensor, Tensor]], data: Digits, seed: int
+           ) -> dict[tuple[str, str], tuple[float, float | None]]:
+    """(probe or knn, budget) -> (mean %, std %) over the draws; run i goes with draw i (the
+    last run serves the remaining draws when there are fewer runs than draws)."""
+    out = {}
+    for per_class in BUDGETS:
+        draws = 1 if per_class is None else DRAWS
+        values = {"probe": [], "knn": []}
+        for i in range(max(draws, len(runs))):
+            train, test = runs[min(i, len(runs) - 1)]
+            index = labelled(data.train_labels, per_class, seed + i)
+            labels = data.train_labels[index]
+            values["probe"].append(linear_probe(train[index], labels, test, data.test_labels,
+                                                reference=train))
+            values["knn"].append(knn_accuracy(train[index], labels, test, data.test_labels,
+                                              k=10))
+        for metric, v in values.items():
+            v = 100 * np.asarray(v)
+            out[(metric, budget_name(per_class))] = (float(v.mean()),
+                                                     float(v.std(ddof=1)) if len(v) > 1 else None)
+    return out
+
+
+def monitors(embeddings: Tensor) -> dict[str, float]:
+    """The collapse monitors of embeddings (n, k): std * sqrt(k) and effective rank."""
+    k = embeddings.shape[1]
+    return {"std·√k": float(es.monitors.embedding_std(embeddings)) * math.sqrt(k),
+            "effective rank": float(es.monitors.effective_rank(embeddings))}
+
+
+TABLES = {"probe": "digits: linear-probe accuracy", "knn": "digits: kNN accuracy (k = 10)",
+          "monitor": "digits: collapse monitors of the test embeddings"}
+
+
+@dataclass
+class Measured:
+    """One row label's measurements: accuracy scores, monitors, wall time, config."""
+
+    label: str
+    scores: dict
+    monitors: dict
+    wall_s: float
+    config: dict
+
+
+def measure(name: str, data: Digits, hyper: Hyper, settings: Settings) -> Measured:
+    """Pretrain ``name`` (over the mode's pretraining seeds) or build a baseline, and score it."""
+    if name in ("raw", "pca"):
+        started = time.perf_counter()
+        features = baseline(name, data)
+        result = scores([features], data, settings.seed)
+        return Measured(BASELINES[name], result, {}, time.perf_counter() - started,
+                        {"baseline": name})
+    runs = [pretrain(name, data, hyper, seed=settings.seed + i, device=settings.device,
+                     progress=settings.progress) for i in range(settings.pretrain_seeds)]
+    started = time.perf_counter()
+    result = scores([r.features for r in runs], data, settings.seed)
+    label = BASELINES.get(name) or LABELS[name]
+    watch = monitors(runs[0].embeddings[1])
+    wall = sum(r.wall_s for r in runs) + time.perf_counter() - started
+    return Measured(label, result, watch, wall,
+                    {**runs[0].config, "pretrain_seeds": settings.pretrain_seeds})
+
+
+def score_rows(m: Measured, section: str, table_suffix: str, seed: int) -> list[dict]:
+    """The probe, kNN and monitor rows of one measurement."""
+    out = []
+    for (metric, budget), (value, spread) in m.scores.items():
+        out.append(row(section, TABLES[metric] + table_suffix, m.label, budget, value,
+                       spread=spread, unit="%", better="higher", config=m.config, seed=seed,
+                       wall_s=m.wall_s))
+    for metric, value in m.monitors.items():
+        out.append(row(section, TABLES["monitor"] + table_suffix, m.label, metric, value,
+                       config=m.config, seed=seed, wall_s=m.wall_s))
+    if m.monitors:
+        out.append(row(section, TABLES["monitor"] + table_suffix, m.label, "pretraining",
+                       m.wall_s, unit="s", better="lower", config=m.config, seed=seed,
+                       wall_s=m.wall_s))
+    return out
+
+
+# ---------------------------------------------------------------------------- settings
+
+@dataclass(frozen=True)
+class Settings:
+    """What this module needs of a run, from a bench Config or the equivalent dict."""
+
+    mode: str
+    sections: tuple[str, ...]
+    regimes: tuple[str, ...] | None
+    claims: tuple[str, ...] | None
+    seed: int
+    device: str
+    out: Path
+    progress: bool
+
+    @property
+    def pretrain_seeds(self) -> int:
+        return 3 if self.mode == "full" else 1
+
+    def pick(self, *, quick, full, tiny=None):
+        return {"quick": quick, "full": full, "tiny": quick if tiny is None else tiny}[self.mode]
+
+    def hyper(self, encoder: str = "mlp") -> Hyper:
+        """The pretraining recipe of this mode."""
+        return Hyper(encoder=encoder, width=self.pick(tiny=32, quick=256, full=512),
+                     embed_dim=self.pick(tiny=16, quick=64, full=128),
+                     steps=self.pick(tiny=8, quick=400, full=2000),
+                     batch_size=self.pick(tiny=32, quick=256, full=256))
+
+
+def settings_of(cfg) -> Settings:
+    """Settings from a :class:`~.config.Config` or a dict with keys quick, full, seed, device,
+    out, only ("ssl", "claims" or None), progress (and optionally regimes, claims, tiny)."""
+    if isinstance(cfg, Config):
+        return Settings(cfg.mode, tuple(cfg.sections), cfg.regimes, cfg.claims, cfg.seed,
+                        cfg.device, Path(cfg.out), cfg.progress)
+    if not isinstance(cfg, Mapping):
+        raise TypeError(f"cfg must be a bench Config or a dict, got {type(cfg).__name__}")
+    mode = "tiny" if cfg.get("tiny") else "full" if cfg.get("full") else "quick"
+    only = cfg.get("only")
+    sections = ("ssl", "claims") if only is None else (only,)
+    if any(s not in ("ssl", "claims") for s in sections):
+        raise ValueError(f"only must be 'ssl', 'claims' or None, got {only!r}")
+    return Settings(mode, sections, cfg.get("regimes"), cfg.get("claims"),
+                    int(cfg.get("seed", 0)), str(cfg.get("device", "cpu")),
+                    Path(cfg.get("out", "energyssl-bench")), bool(cfg.get("progress", True)))
+
+
+# ---------------------------------------------------------------------------- section "ssl"
+
+_MEASURED: dict[str, Measured] = {}
+
+
+def measured(name: str, data: Digits, hyper: Hyper, settings: Settings) -> Measured:
+    """:func:`measure`, once per (name, hyper, seed, device, mode) in this process."""
+    key = json.dumps([name, hyper.as_dict(), settings.seed, settings.device, settings.mode])
+    if key not in _MEASURED:
+        _MEASURED[key] = measure(name, data, hyper, settings)
+    return _MEASURED[key]
+
+
+def _say(settings: Settings, text: str) -> None:
+    if settings.progress:
+        print(text, file=sys.stderr, flush=True)
+
+
+def selected(settings: Settings) -> list[str]:
+    """The regimes of the digits table: those named in ``regimes`` (all when none is mine)."""
+    if settings.regimes is None:
+        return list(REGIMES)
+    mine = [n for n in settings.regimes if n in REGIMES]
+    return mine
+
+
+def run_ssl(settings: Settings) -> list[dict]:
+    """The digits tables: baselines, then every selected regime, per encoder of the mode."""
+    data = cached_digits(settings.device)
+    rows: list[dict] = []
+    encoders = settings.pick(tiny=("mlp",), quick=("mlp",), full=("mlp", "cnn"))
+    names = ["raw", "pca", "random", *selected(settings)]
+    results = {}
+    for encoder in encoders:
+        hyper = settings.hyper(encoder)
+        suffix = "" if encoder == "mlp" else f" ({encoder.upper()} encoder)"
+        for name in names:
+            if encoder != "mlp" and name in ("raw", "pca", *RECONSTRUCTION):
+                continue                      # the same with any encoder
+            _say(settings, f"ssl: {name} ({encoder})")
+            m = measured(name, data, hyper, settings)
+            rows += score_rows(m, "ssl", suffix, settings.seed)
+            results[(encoder, name)] = m
+    if results:
+        figure_probe(results, settings.out / "ssl-probe.png")
+    return rows
+
+
+def figure_probe(results: dict, path: Path) -> None:
+    """Horizontal bars: linear-probe accuracy at 10 labels per class, with the baselines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    key = ("probe", budget_name(10))
+    items = [(f"{m.label}" + ("" if enc == "mlp" else f" [{enc}]"), *m.scores[key])
+             for (enc, _), m in results.items()]
+    fig, ax = plt.subplots(figsize=(7, 0.32 * len(items) + 1.2))
+    labels = [i[0] for i in items]
+    values = [i[1] for i in items]
+    errors = [i[2] or 0.0 for i in items]
+    ax.barh(range(len(items)), values, xerr=errors, color="tab:blue", alpha=0.8)
+    ax.set_yticks(range(len(items)), labels, fontsize=7)
+    ax.invert_yaxis()
+    raw = [v for (enc, name), m in results.items() if name == "raw" for v in [m.scores[key][0]]]
+    if raw:
+        ax.axvline(raw[0], color="k", ls="--", lw=1, label="raw pixels")
+    ax.axvline(94, color="tab:red", ls=":", lw=1, label="aim: 94%")
+    ax.set_xlim(max(0, min(values) - 5), 100)
+    ax.set_xlabel("linear-probe test accuracy, 10 labels per class (%)")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------- section "claims"
+
+class Claim(NamedTuple):
+    """A claim's rows, its verdict (True, False, or None for 'not decided') and the sentence."""
+
+    rows: list[dict]
+    supported: bool | None
+    summary: str
+
+
+TEN = budget_name(10)
+
+
+def _probe10(m: Measured) -> tuple[float, float]:
+    mean, spread = m.scores[("probe", TEN)]
+    return mean, spread or 0.0
+
+
+def _margin(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+    """a - b and its noise sqrt(s_a^2 + s_b^2) (the draws are shared, so this is generous)."""
+    return a[0] - b[0], math.hypot(a[1], b[1])
+
+
+def _verdict(margin: float, noise: float) -> bool | None:
+    """Supported beyond 2 noise, refuted beyond 2 noise the other way, else undecided."""
+    if margin > 2 * noise:
+        return True
+    if margin < -2 * noise:
+        return False
+    return None
+
+
+def _collapsed(m: Measured) -> bool:
+    """Collapse: the embedding's normalised std below 0.2 or its effective rank below 2."""
+    return m.monitors["std·√k"] < 0.2 or m.monitors["effective rank"] < 2
+
+
+def _table_rows(table: str, items: list[tuple[str, Measured]], settings: Settings,
+                monitors: bool = False) -> list[dict]:
+    out = []
+    for label, m in items:
+        for metric in ("probe", "knn"):
+            value, spread = m.scores[(metric, TEN)]
+            out.append(row("claims", table, label, f"{metric} {TEN}", value, spread=spread,
+                           unit="%", better="higher", config=m.config, seed=settings.seed,
+                           wall_s=m.wall_s))
+        if monitors and m.monitors:
+            for metric, value in m.monitors.items():
+                out.append(row("claims", table, label, metric, value, config=m.config,
+                               seed=settings.seed, wall_s=m.wall_s))
+    return out
+
+
+def claim_reconstruction(settings: Settings) -> Claim:
+    """1. Reconstruction features serve recognition worse than joint-embedding features."""
+    data = cached_digits(settings.device)
+    hyper = settings.hyper()
+    joint = [n for n in JOINT if n not in ABLATIONS]
+    je = {n: measured(n, data, hyper, settings) for n in joint}
+    ae = {n: measured(n, data, hyper, settings) for n in RECONSTRUCTION}
+    ranked = sorted(je, key=lambda n: _probe10(je[n])[0])
+    median = je[ranked[len(ranked) // 2]]
+    best_ae = max(ae.values(), key=lambda m: _probe10(m)[0])
+    table = "claim 1: reconstruction vs joint embedding (10 labels per class)"
+    items = [*[(m.label, m) for m in ae.values()],
+             (f"median joint embedding: {median.label}", median),
+             (f"best joint embedding: {je[ranked[-1]].label}", je[ranked[-1]])]
+    rows = _table_rows(table, items, settings)
+    margin, noise = _margin(_probe10(median), _probe10(best_ae))
+    rule = "median joint-embedding probe minus best autoencoder probe > 2 noise"
+    rows.append(row("claims", table, "margin: median JE - best AE", f"probe {TEN}", margin,
+                    spread=noise, unit="%", config={"rule": rule}, seed=settings.seed))
+    verdict = _verdict(margin, noise)
+    return Claim(rows, verdict, f"median joint embedding ({median.label}) "
+                 f"{_probe10(median)[0]:.1f}% vs best autoencoder ({best_ae.label}) "
+                 f"{_probe10(best_ae)[0]:.1f}%: margin {margin:+.1f} ± {noise:.1f} points")
+
+
+def claim_negatives(settings: Settings) -> Claim:
+    """2. Contrastive methods need many negatives: InfoNCE's probe against its batch size."""
+    data = cached_digits(settings.device)
+    base = settings.hyper()
+    sizes = settings.pick(tiny=(8, 32), quick=(16, 64, 256, 1024), full=(16, 64, 256, 1024))
+    samples = base.steps * base.batch_size                        # equal epochs for every size
+    table = "claim 2: InfoNCE against the number of negatives (batch size, equal epochs)"
+    rows, points = [], []
+    for size in sizes:
+        hyper = Hyper(**{**base.as_dict(), "batch_size": size,
+                         "steps": max(1, samples // size)})
+        _say(settings, f"claims: InfoNCE at batch {size}")
+        m = measured("infonce", data, hyper, settings)
+        rows += _table_rows(table, [(f"batch {size} ({size - 1} negatives)", m)], settings)
+        points.append((size, *_probe10(m), m.scores[("knn", TEN)][0]))
+    figure_negatives(points, settings.out / "claims-negatives.png")
+    gain, noise = _margin(points[-1][1:3], points[0][1:3])
+    rho = _spearman([p[0] for p in points], [p[1] for p in points])
+    rule = "probe at the largest batch minus the smallest > 2 noise, and Spearman rho > 0"
+    rows.append(row("claims", table, "gain: largest - smallest batch", f"probe {TEN}", gain,
+                    spread=noise, unit="%", config={"rule": rule, "spearman": rho},
+                    seed=settings.seed))
+    verdict = _verdict(gain, noise)
+    if verdict and rho <= 0:
+        verdict = None
+    return Claim(rows, verdict, f"probe {points[0][1]:.1f}% at batch {points[0][0]} -> "
+                 f"{points[-1][1]:.1f}% at batch {points[-1][0]} (Spearman rho {rho:+.2f})")
+
+
+def _spearman(a, b) -> float:
+    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    if np.std(ra) == 0 or np.std(rb) == 0:
+        return 0.0
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def figure_negatives(points, path: Path) -> None:
+    """Probe and kNN accuracy at 10 labels per class against InfoNCE's batch size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [p[0] for p in points]
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    ax.errorbar(sizes, [p[1] for p in points], yerr=[p[2] for p in points], marker="o",
+                label="linear probe")
+    ax.plot(sizes, [p[3] for p in points], marker="s", label="kNN")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("batch size (negatives per anchor + 1), equal epochs")
+    ax.set_ylabel("test accuracy, 10 labels/class (%)")
+    ax.set_title("InfoNCE on digits: more negatives?", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def claim_hard_negatives(settings: Settings) -> Claim:
+    """3. Hard-negative mining helps: each strategy against plain InfoNCE, equal steps and batch."""
+    data = cached_digits(settings.device)
+    hyper = settings.hyper()
+    plain = measured("infonce", data, hyper, settings)
+    table = "claim 3: hard-negative mining against plain InfoNCE (equal steps and batch)"
+    rows = _table_rows(table, [(plain.label, plain)], settings)
+    verdicts, parts = [], []
+    for name in ("infonce-hardest", "infonce-hcl", "infonce-debiased", "infonce-mochi"):
+        m = measured(name, data, hyper, settings)
+        rows += _table_rows(table, [(m.label, m)], settings)
+        margin, noise = _margin(_probe10(m), _probe10(plain))
+        rows.append(row("claims", table, m.label, "gain over InfoNCE", margin, spread=noise,
+                        unit="%", config={"rule": "gain > 2 noise helps, < -2 noise hurts"},
+                        seed=settings.seed, wall_s=m.wall_s))
+        verdicts.append(_verdict(margin, noise))
+        parts.append(f"{name.removeprefix('infonce-')} {margin:+.1f} ± {noise:.1f}")
+    verdict = (True if all(v is True for v in verdicts)
+               else False if all(v is False for v in verdicts) else None)
+    return Claim(rows, verdict, "probe gain over InfoNCE (points): " + ", ".join(parts))
+
+
+def claim_byol(settings: Settings) -> Claim:
+    """4. BYOL learns without negatives; without its predictor or momentum target it collapses."""
+    data = cached_digits(settings.device)
+    hyper = settings.hyper()
+    names = ("byol", "byol-no-predictor", "byol-no-momentum", "energy-loss", "random")
+    m = {n: measured(n, data, hyper, settings) for n in names}
+    table = "claim 4: BYOL and its ablations (no negatives anywhere)"
+    rows = _table_rows(table, [(m[n].label, m[n]) for n in names], settings, monitors=True)
+    works = _verdict(*_margin(_probe10(m["byol"]), _probe10(m["random"])))
+    works = bool(works) and not _collapsed(m["byol"])
+    ablated = {n: _collapsed(m[n]) for n in ("byol-no-predictor", "byol-no-momentum")}
+    verdict = works and all(ablated.values())
+    if works and not any(ablated.values()):
+        verdict = False
+    elif works and not all(ablated.values()):
+        verdict = None
+    summary = (f"BYOL probe {_probe10(m['byol'])[0]:.1f}% (random encoder "
+               f"{_probe10(m['random'])[0]:.1f}%), "
+               + ", ".join(f"{n.removeprefix('byol-')}: "
+                           f"{'collapsed' if c else 'not collapsed'} "
+                           f"(std·√k {m[n].monitors['std·√k']:.2f}, rank "
+                           f"{m[n].monitors['effective rank']:.1f}, probe "
+                           f"{_probe10(m[n])[0]:.1f}%)" for n, c in ablated.items()))
+    rows.append(row("claims", table, "verdict inputs", "BYOL beats random encoder",
+                    float(works), config={"rule": "probe > random + 2 noise, not collapsed; "
+                                          "collapse: std·√k < 0.2 or rank < 2"},
+                    seed=settings.seed))
+    return Claim(rows, verdict, summary)
+
+
+def claim_clustering(settings: Settings) -> Claim:
+    """5. SwAV and DeepCluster learn without negatives."""
+    data = cached_digits(settings.device)
+    hyper = settings.hyper()
+    names = ("swav", "deepcluster", "random", "energy-loss")
+    m = {n: measured(n, data, hyper, settings) for n in names}
+    table = "claim 5: clustering regimes without negatives"
+    rows = _table_rows(table, [(m[n].label, m[n]) for n in names], settings, monitors=True)
+    verdicts, parts = [], []
+    for n in ("swav", "deepcluster"):
+        margin, noise = _margin(_probe10(m[n]), _probe10(m["random"]))
+        ok = _verdict(margin, noise)
+        verdicts.append(ok if not _collapsed(m[n]) else False)
+        rows.append(row("claims", table, m[n].label, "gain over random encoder", margin,
+                        spread=noise, unit="%", config={"rule": "gain > 2 noise, no collapse"},
+                        seed=settings.seed))
+        parts.append(f"{n} {margin:+.1f} ± {noise:.1f} points over the random encoder")
+    verdict = (True if all(v is True for v in verdicts)
+               else False if any(v is False for v in verdicts) else None)
+    return Claim(rows, verdict, ", ".join(parts))
+
+
+# ---------------------------------------------------------------------------- toy-world claims
+
+def _area(model: nn.Module, world, train: Tensor, test: Tensor, resolution: int
+          ) -> tuple[float, float]:
+    """(area holding 90% of exp(-beta F) / Z_beta, beta), beta fitted by maximum likelihood on
+    the training points (es.metrics.calibrated_nll), so every energy is read at its best scale."""
+    from .quality import Tempered
+
+    model.eval()
+    beta = es.metrics.calibrated_nll(model, test, world.box, train, resolution=resolution).beta
+    area = es.metrics.low_energy_area(Tempered(model, beta), world.box, 0.9, resolution)
+    return float(area), beta
+
+
+def _volume_models(steps: int):
+    """(family, regulariser name, [(value, model factory, fit kwargs)]) of claim 6."""
+    fit = {"steps": steps, "batch_size": 512, "lr": 3e-3}
+    return [
+        ("VAE", "kl_weight", [(w, lambda w=w: es.energies.VAE(2, latent_dim=2, hidden=64,
+                                                                kl_weight=w),
+                               es.regimes.EnergyLoss, fit) for w in (0.1, 1.0, 4.0)]),
+        ("denoising AE", "sigma", [(s, lambda s=s: es.energies.DenoisingAutoencoder(
+            2, corruption="noise", sigma=s, hidden=64, code_dim=16), es.regimes.EnergyLoss, fit)
+            for s in (0.0, 0.1, 0.3, 1.0)]),
+        ("sparse coding (8 atoms)", "lam", [(lam, lambda lam=lam: es.energies.SparseCoding(
+            2, 8, lam, dictionary=torch.randn(2, 8)), es.regimes.DictionaryLearning,
+            {"steps": max(20, steps // 10), "batch_size": 512}) for lam in (0.0, 0.1, 0.3, 1.0)]),
+        ("naive energy loss (MLP energy)", "training steps",
+         [(t, lambda: es.energies.MLP(2), es.regimes.EnergyLoss,
+           {"steps": t, "batch_size": 512, "lr": 1e-3}) for t in (steps // 8, steps // 2, steps)]),
+    ]
+
+
+def claim_volume(settings: Settings) -> Claim:
+    """6. The low-energy area of each regularised model falls as its regulariser grows; the
+    naive energy loss has no such limit."""
+    worlds = settings.pick(quick=("8gaussians",), full=("8gaussians", "rings"))
+    steps = settings.pick(tiny=16, quick=400, full=2000)
+    resolution = settings.pick(tiny=48, quick=128, full=256)
+    table = "claim 6: area holding 90% of the calibrated Gibbs density"
+    rows, parts, verdicts = [], [], []
+    for world_name in worlds:
+        world = es.datasets.get(world_name)
+        train = es.datasets.make(world_name, 4000, seed=settings.seed, device=settings.device)
+        test = es.datasets.make(world_name, 4000, seed=settings.seed + 1, device=settings.device)
+        truth = float(es.metrics.low_energy_area(world, world.box, 0.9, resolution))
+        box_area = math.prod(hi - lo for lo, hi in world.box)
+        rows.append(row("claims", table, f"{world_name}: truth", "area", truth,
+                        config={"world": world_name, "box_area": box_area}, seed=settings.seed))
+        for family, knob, sweep in _volume_models(steps):
+            areas = []
+            for value, build, regime, fit in sweep:
+                started = time.perf_counter()
+                torch.manual_seed(settings.seed)
+                model = build().to(settings.device)
+                es.fit(model, regime(), train, seed=settings.seed, progress=False,
+                       device=settings.device, **fit)
+                area, beta = _area(model, world, train, test, resolution)
+                areas.append(area)
+                rows.append(row("claims", table, f"{world_name}: {family}", f"{knob} = {value:g}",
+                                area, better=None,
+                                config={"world": world_name, knob: value, **fit, "beta": beta,
+                                        "box_area": box_area}, seed=settings.seed,
+                                wall_s=time.perf_counter() - started))
+            rho = _spearman(list(range(len(areas))), areas)
+            if family.startswith("naive"):
+                # no limit: the area never comes down to a few times the true one
+                verdicts.append(min(areas) > 2 * truth)
+                parts.append(f"{world_name} {family}: areas {_fmt(areas)} (truth {truth:.1f})")
+            else:
+                verdicts.append(rho < 0 and areas[-1] < areas[0])
+                parts.append(f"{world_name} {family} ({knob} up): areas {_fmt(areas)}, "
+                             f"rho {rho:+.2f}")
+    verdict = all(verdicts) if all(verdicts) or not any(verdicts) else None
+    if not any(verdicts):
+        verdict = False
+    return Claim(rows, verdict, "; ".join(parts))
+
+
+def _fmt(values) -> str:
+    return " -> ".join(f"{v:.1f}" for v in values)
+
+
+def _soft_kmeans_nll(model, train: Tensor, test: Tensor) -> float:
+    """Exact NLL of soft k-means as a density: exp(-b F_b(y)) = mean_k exp(-b |y - m_k|^2), an
+    equal-weight isotropic mixture of variance 1/(2b) with Z = (pi / b)^(d/2); b by maximum
+    likelihood on the training points (a bounded 1-D search over log b)."""
+    from scipy.optimize import minimize_scalar
+
+    d = train.shape[1]
+
+    def nll(points, log_b):
+        b = math.exp(log_b)
+        with torch.no_grad():
+            f = model.free_energy(points, beta=b).double().mean()
+        return float(b * f) + d / 2 * math.log(math.pi / b)
+
+    best = minimize_scalar(lambda t: nll(train, t), bounds=(-10.0, 10.0), method="bounded")
+    return nll(test, best.x)
+
+
+def claim_kmeans_dimension(settings: Settings) -> Claim:
+    """7. k-means does poorly in high dimension: NLL gap to the truth of soft k-means and of an
+    NCE-trained MLP energy on worlds with exact density, as d grows."""
+    table = "claim 7: NLL gap to the truth (nats per point) as the dimension grows"
+    if not hasattr(es.metrics, "ais_log_partition"):
+        return Claim([], None, "skipped: es.metrics.ais_log_partition is not in this version")
+    dims = settings.pick(tiny=(2, 4), quick=(2, 8, 32), full=(2, 4, 8, 16, 32))
+    families = settings.pick(tiny=("gaussians",), quick=("gaussians", "shell"),
+                             full=("gaussians", "shell"))
+    n = settings.pick(tiny=500, quick=5000, full=20_000)
+    steps = settings.pick(tiny=20, quick=1000, full=3000)
+    rows, parts, wins = [], [], []
+    for family in families:
+        gaps = {}
+        for d in dims:
+            name = f"{family}-d{d}"
+            try:
+                world = es.datasets.get(name)
+            except ValueError:
+                return Claim(rows, None, f"skipped: world {name} is not in this version")
+            train = es.datasets.make(name, n, seed=settings.seed, device=settings.device)
+            test = es.datasets.make(name, n, seed=settings.seed + 1, device=settings.device)
+            true_nll = float(-world.log_prob(test).double().mean())
+            started = time.perf_counter()
+            kmeans = es.energies.KMeans(8, dim=d).to(settings.device)
+            torch.manual_seed(settings.seed)
+            es.fit(kmeans, es.regimes.Lloyd(), train, steps=settings.pick(tiny=5, quick=30,
+                                                                        full=100),
+                   batch_size=n, seed=settings.seed, progress=False, device=settings.device)
+            km_gap = _soft_kmeans_nll(kmeans, train, test) - true_nll
+            km_s = time.perf_counter() - started
+            started = time.perf_counter()
+            torch.manual_seed(settings.seed)
+            mlp = es.energies.MLP(d).to(settings.device)
+            es.fit(mlp, es.regimes.NCE(), train, steps=steps, batch_size=512, seed=settings.seed,
+                   progress=False, device=settings.device)
+            mlp.eval()
+            torch.manual_seed(settings.seed)
+            estimate = es.metrics.nll(mlp, test, world.box if d == 2 else None,
+                                      resolution=settings.pick(tiny=64, quick=128, full=256),
+                                      return_estimate=True)
+            nce_gap = float(estimate.value) - true_nll
+            nce_s = time.perf_counter() - started
+            spread = None if estimate.stderr is None else float(estimate.stderr)
+            common = {"world": name, "n_train": n, "true_nll": true_nll}
+            rows.append(row("claims", table, f"{family}: soft k-means (k = 8, exact Z)",
+                            f"d = {d}", km_gap, unit="nats", better="lower",
+                            config={**common, "lloyd": True}, seed=settings.seed, wall_s=km_s))
+            rows.append(row("claims", table, f"{family}: NCE MLP energy", f"d = {d}", nce_gap,
+                            spread=spread, unit="nats", better="lower",
+                            config={**common, "steps": steps, "log_z": estimate.method},
+                            seed=settings.seed, wall_s=nce_s))
+            gaps[d] = (km_gap, nce_gap)
+        # per dimension, how much worse k-means is than the energy; the claim: this grows with d
+        excess = [gaps[d][0] - gaps[d][1] for d in dims]
+        wins.append(excess[-1] > excess[0] and excess[-1] > 0)
+        parts.append(f"{family}: k-means minus NCE gap " + ", ".join(
+            f"d={d} {e:+.2f}" for d, e in zip(dims, excess, strict=True)))
+    verdict = all(wins) if all(wins) or not any(wins) else None
+    return Claim(rows, verdict, "; ".join(parts))
+
+
+class Regression(es.Energy):
+    """E(x, y) = ||y - f(x)||^2 with f an MLP: a deterministic predictor, no latent variable."""
+
+    def __init__(self, dim: int = 2, x_dim: int = 1, hidden: int = 64):
+        super().__init__(dim, x_dim)
+        self.net = es.networks.mlp(x_dim, hidden, 2, dim)
+
+    def energy(self, y, x=None, z=None):
+        return ((y - self.net(x)) ** 2).sum(-1)
+
+
+def _curve_distance(points: Tensor, rho: Tensor) -> Tensor:
+    """Distance of each point (m, 2) to the ellipse (rho_1 cos t, rho_2 sin t), on 2048 angles."""
+    t = torch.linspace(0, 2 * math.pi, 2048, dtype=points.dtype, device=points.device)
+    curve = rho * torch.stack([t.cos(), t.sin()], -1)
+    return torch.cdist(points, curve).min(1).values
+
+
+def claim_latent(settings: Settings) -> Claim:
+    """8. Latent variables allow multi-modal prediction (the horn)."""
+    horn = es.datasets.get("horn")
+    radii = es.datasets.horn.radii
+    data = es.datasets.make("horn", 2000, seed=settings.seed, device=settings.device)
+    steps = settings.pick(tiny=20, quick=200, full=600)
+    models = {
+        "latent ellipse decoder (1-D latent on a 64-point grid)":
+            (lambda: es.energies.LatentDecoder.ellipse(
+                x_dim=1, latent=es.latents.grid(0.0, 2 * math.pi, 64)), 0.1),
+        "no latent (MLP regression y = f(x))": (Regression, 1e-2),
+    }
+    xs = torch.tensor([[0.2], [0.5], [0.8]], device=settings.device)
+    table = "claim 8: minima of infer_y on the horn (x = 0.2, 0.5, 0.8)"
+    rows, found = [], {}
+    for label, (build, lr) in models.items():
+        started = time.perf_counter()
+        torch.manual_seed(settings.seed)
+        model = build().to(settings.device)
+        es.fit(model, es.regimes.EnergyLoss(), data, steps=steps, batch_size=64, lr=lr,
+               seed=settings.seed, progress=False, device=settings.device)
+        model.eval()
+        torch.manual_seed(settings.seed)
+        minima = model.infer_y(xs, n_starts=32, box=horn.box, lr=0.2)
+        counts, distances, sectors = [], [], []
+        for x, points in zip(xs, minima, strict=True):
+            rho = radii(x[None])
+            counts.append(len(points))
+            distances.append(float((_curve_distance(points, rho) / rho.mean()).mean()))
+            angle = torch.atan2(points[:, 1] / rho[0, 1], points[:, 0] / rho[0, 0])
+            sectors.append(len(((angle + math.pi) / (2 * math.pi) * 16).long().clamp(0, 15)
+                               .unique()))
+        config = {"steps": steps, "lr": lr, "n_starts": 32, "x": xs.squeeze(1).tolist()}
+        wall = time.perf_counter() - started
+        for metric, values, unit in (("distinct minima per x", counts, ""),
+                                     ("distance to the curve / mean radius", distances, ""),
+                                     ("angular sectors hit (of 16)", sectors, "")):
+            rows.append(row("claims", table, label, metric, float(np.mean(values)),
+                            spread=float(np.std(values)), unit=unit, config=config,
+                            seed=settings.seed, wall_s=wall))
+        found[label] = (np.mean(counts), np.mean(distances), np.mean(sectors))
+    (lat_n, lat_d, lat_s), (reg_n, reg_d, reg_s) = found.values()
+    verdict = bool(lat_n >= 4 and lat_s >= 8 and lat_d < 0.1 and reg_s <= 2)
+    summary = (f"latent: {lat_n:.1f} minima per x over {lat_s:.1f}/16 sectors, distance "
+               f"{lat_d:.3f} mean radii; no latent: {reg_n:.1f} minima, {reg_s:.1f}/16 sectors, "
+               f"distance {reg_d:.3f}")
+    return Claim(rows, verdict, summary)
+
+
+# ---------------------------------------------------------------------------- entry point
+
+CLAIMS: dict[str, tuple[str, Callable[[Settings], Claim]]] = {
+    "reconstruction": ("1. Reconstruction (masked / denoising AE) features serve recognition "
+                       "worse than joint-embedding features", lambda s: claim_reconstruction(s)),
+    "negatives": ("2. Contrastive methods need many negatives", lambda s: claim_negatives(s)),
+    "hard-negatives": ("3. Hard-negative mining helps InfoNCE",
+                       lambda s: claim_hard_negatives(s)),
+    "byol": ("4. BYOL works without negatives and collapses without its predictor or its "
+             "momentum target", lambda s: claim_byol(s)),
+    "clustering": ("5. DeepCluster and SwAV learn without negatives",
+                   lambda s: claim_clustering(s)),
+    "volume": ("6. A regulariser limits the low-energy volume; the naive energy loss does not",
+               lambda s: claim_volume(s)),
+    "kmeans-dimension": ("7. k-means does poorly in high dimension",
+                         lambda s: claim_kmeans_dimension(s)),
+    "latent": ("8. Latent variables allow multi-modal prediction", lambda s: claim_latent(s)),
+}
+VERDICTS = {True: "supported", False: "refuted", None: "undecided"}
+
+
+def run_claims(settings: Settings) -> list[dict]:
+    """Every selected claim, then the verdict table and ``claims.md``."""
+    ids = list(CLAIMS) if settings.claims is None else list(settings.claims)
+    unknown = [c for c in ids if c not in CLAIMS]
+    if unknown:
+        raise ValueError(f"unknown claim {', '.join(unknown)}; valid: {', '.join(CLAIMS)}")
+    rows, lines = [], ["# The seed's claims, measured", ""]
+    for cid in ids:
+        statement, measure_claim = CLAIMS[cid]
+        _say(settings, f"claims: {cid}")
+        started = time.perf_counter()
+        claim = measure_claim(settings)
+        rows += claim.rows
+        word = VERDICTS[claim.supported]
+        lines.append(f"- **{statement}** — {word}: {claim.summary}")
+        if claim.rows:
+            value = {True: 1.0, False: 0.0, None: 0.5}[claim.supported]
+            rows.append(row("claims", "claims: verdicts", statement,
+                            "verdict (1 yes, ½ open, 0 no)", value,
+                            config={"claim": cid, "verdict": word, "summary": claim.summary},
+                            seed=settings.seed, wall_s=time.perf_counter() - started))
+        else:
+            print(f"claims: {cid} {claim.summary}", file=sys.stderr)
+    (settings.out / "claims.md").write_text("\n".join(lines) + "\n")
+    return rows
+
+
+def run(cfg) -> list[dict]:
+    """Run the "ssl" and/or "claims" sections of ``cfg`` (a bench Config or a dict); rows."""
+    settings = settings_of(cfg)
+    settings.out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+    if "ssl" in settings.sections:
+        rows += run_ssl(settings)
+    if "claims" in settings.sections:
+        rows += run_claims(settings)
+    return rows
