@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from _common import limit_threads
 
-from energyssl.energies import sparse_coding
-from energyssl.energies.sparse_coding import fista
+from energyssl.ops import lasso
+from energyssl.ops.lasso import fista
 
 
 def problem(n: int, dim: int, atoms: int, active: int, seed: int):
@@ -70,11 +70,11 @@ def main() -> None:
         seconds, z = timed(y.to(dtype), w.to(dtype), args.lam, args.tol, args.repeats)
         rows[f"fista {str(dtype)[6:]}"] = (seconds, objective(y, w, args.lam, z.double()))
     # no float32 phase: every signal counts as beyond float32's resolution
-    resolution, sparse_coding._RESOLUTION = sparse_coding._RESOLUTION, float("inf")
+    resolution, lasso._RESOLUTION = lasso._RESOLUTION, float("inf")
     try:
         seconds, z = timed(y, w, args.lam, args.tol, args.repeats)
     finally:
-        sparse_coding._RESOLUTION = resolution
+        lasso._RESOLUTION = resolution
     rows["fista float64 only"] = (seconds, objective(y, w, args.lam, z))
     try:
         from sklearn.decomposition import SparseCoder

@@ -1,7 +1,8 @@
 """InfoNCE forward + backward: a plain PyTorch reference against ours, in one process.
 
     reference:  logits = z1 @ z2.T / tau;  cross_entropy(logits, arange(B))
-    ours:       InfoNCE(tau) on a cosine JointEmbedding (full, and chunk=k)
+    ours:       InfoNCE(tau) on a cosine JointEmbedding (full, and chunk=k): the fused kernel
+                of energyssl.ops.infonce, reached through the energy's bilinear() factors
     lightly:    lightly.loss.NTXentLoss, if lightly imports (its NT-Xent contrasts 2B views)
 
 All take raw (B, d) embeddings, normalise them and back-propagate to them. Times are medians

@@ -11,13 +11,14 @@ import importlib
 __version__ = "0.1.0"
 
 # Imported on first use (PEP 562), so that `energyssl --help` does not pay for torch.
-_MODULES = ("datasets", "energies", "latents", "metrics", "monitors", "networks", "plot",
-            "regimes", "samplers")
+_MODULES = ("datasets", "energies", "functional", "latents", "metrics", "monitors", "networks",
+            "noises", "ops", "plot", "regimes", "samplers")
 _NAMES = {"Energy": "energy", "History": "train", "StopTraining": "train", "fit": "train",
           "load_checkpoint": "checkpoint"}
 
 __all__ = ["Energy", "History", "StopTraining", "fit", "load_checkpoint", "datasets", "energies",
-           "latents", "metrics", "monitors", "networks", "plot", "regimes", "samplers"]
+           "functional", "latents", "metrics", "monitors", "networks", "noises", "ops", "plot",
+           "regimes", "samplers"]
 
 
 def __getattr__(name):

@@ -83,6 +83,13 @@ def integer(value, name: str, *, minimum: int = 1) -> int:
     return value
 
 
+def flag(value, name: str) -> bool:
+    """Check that ``value`` is a bool (not a number or a string that merely looks true)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def fraction(value, name: str) -> float:
     """Check that ``value`` lies in the open interval (0, 1)."""
     value = positive(value, name)

@@ -20,6 +20,9 @@ generators when the epoch began (the shuffle and the workers' seeds are drawn fr
 resumed run sees the batches an uninterrupted one would have seen. The skipped batches are
 loaded again (cost: up to one epoch of loading); with ``num_workers=0`` the caller then sets
 the generators to the checkpoint's state, which is the state the next batch was drawn in.
+Two things a resume cannot replay: a sampler with a random generator of its own that is not
+the DataLoader's ``generator``, and ``persistent_workers=True`` (the workers' random state
+then carries across epochs).
 """
 
 from __future__ import annotations
@@ -162,7 +165,7 @@ class Stream:
         if not isinstance(value, Tensor):
             raise TypeError(f"{name} must be a tensor, got {type(value).__name__}")
         _floating(value.dtype, name)
-        return value.to(device=self.device, dtype=self.dtype)
+        return value.to(device=self.device, dtype=self.dtype, non_blocking=True)
 
 
 def _is_array(value) -> bool:

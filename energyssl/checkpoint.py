@@ -3,7 +3,7 @@
 A checkpoint is one ``torch.save`` file holding only tensors and plain containers, so it
 loads through ``torch.load(path, weights_only=True)`` and no pickled code ever runs::
 
-    classes     {"model": "energyssl.energies.mlp.MLP", "regime": "...NCE"}, checked on resume
+    classes     the model's, regime's and optimizer's class names, checked on resume
     model       model.state_dict()
     regime      regime.state_dict(): its parameters, buffers and lazily filled state (NCE's
                 fitted noise, replay buffers, momentum targets, k-means counts), with any

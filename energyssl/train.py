@@ -132,8 +132,9 @@ def fit(model: nn.Module, regime: Regime, data, *, steps: int | None = None,
         resume: a checkpoint file to continue from (the same model and regime classes).
 
     Raises:
-        FloatingPointError: the run diverged (see the module doc); ``err.history`` holds the
-            logs up to the bad step, and the model and regime are in their last finite state.
+        FloatingPointError: the run diverged (see the module doc); ``err.step`` is the bad
+            step, ``err.history`` the logs before it, and the model and regime are back in
+            their last finite state.
     """
     optimizer, callbacks = _check_parts(model, regime, optimizer, callbacks)
     log_every = _checks.integer(log_every, "log_every")
@@ -167,12 +168,13 @@ def fit(model: nn.Module, regime: Regime, data, *, steps: int | None = None,
             raise ValueError(f"checkpoint {str(resume)!r} is at step {start}, past the run's "
                              f"length of {total} steps")
 
+    guard = _Guard(model, regime, optimizer, history, start, device)
+
     def save(done: int) -> None:
         _checkpoint.save(checkpoint, _checkpoint.state(model, regime, optimizer, done, history,
                                                        source.state()))
         guard.saved = f"{str(checkpoint)!r} (step {done})"
 
-    guard = _Guard(model, regime, optimizer, history, start, device)
     bar = Progress(total - start, desc=type(regime).__name__, enabled=progress)
     done, saved = start, None
     try:
@@ -180,7 +182,7 @@ def fit(model: nn.Module, regime: Regime, data, *, steps: int | None = None,
             for t in range(start, total):
                 y, x, finite = source.next()
                 out = regime(model, y, x)
-                guard.record(t, out, finite)  # now: a log may alias what the update changes
+                guard.record(t, out, finite)  # before the update: a log may alias a parameter
                 if out.loss is not None:
                     if optimizer is None:
                         raise ValueError("the regime returned a loss but nothing is trainable")
@@ -222,11 +224,14 @@ class _Guard:
 
     def record(self, t: int, out, finite: Tensor | None) -> None:
         """Copy a step's logs into one small device tensor (no host sync)."""
-        logs = out.logs if out.loss is None else {"loss": out.loss, **out.logs}
-        values = [v.detach().reshape(()).to(self.device, torch.float32) for v in logs.values()]
-        if finite is not None:
-            values.append(finite.float())
-        stacked = torch.stack(values) if values else None
+        logs = out.logs if out.loss is None else {"loss": out.loss.detach(), **out.logs}
+        values = [*logs.values(), *([] if finite is None else [finite])]
+        try:
+            stacked = torch.stack(values).detach().to(self.device, torch.float32) if values \
+                else None
+        except RuntimeError:  # logs of shape (1,), or on another device: one by one
+            stacked = torch.stack([v.detach().reshape(()).to(self.device, torch.float32)
+                                   for v in values])
         self.pending.append((t, list(logs), stacked, finite is not None, out.loss is not None))
 
     def check(self, done: int) -> None:

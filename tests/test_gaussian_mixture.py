@@ -8,8 +8,13 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch.distributions import (Categorical, Independent, MixtureSameFamily,
-                                 MultivariateNormal, Normal)
+from torch.distributions import (
+    Categorical,
+    Independent,
+    MixtureSameFamily,
+    MultivariateNormal,
+    Normal,
+)
 
 import energyssl as es
 from energyssl.energies import GaussianMixture

@@ -23,8 +23,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 import energyssl as es  # noqa: E402
-from energyssl.regimes.contrastive.infonce import InfoNCE, split  # noqa: E402
-from energyssl.regimes.contrastive.mining import HCL, hardest  # noqa: E402
+from energyssl.functional import hardest, split  # noqa: E402
+from energyssl.regimes.contrastive.infonce import InfoNCE  # noqa: E402
+from energyssl.regimes.contrastive.mining import HCL  # noqa: E402
 from energyssl.regimes.contrastive.nce import NCE  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "img"

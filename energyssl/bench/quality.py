@@ -380,7 +380,7 @@ def run_one(name: str, world_name: str, cfg: Config, data: tuple[Tensor, Tensor]
     world = es.datasets.get(world_name)
     train, test = data
     device = torch.device(cfg.device)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     torch.manual_seed(cfg.seed)
     if name in REGIMES:
         setup = REGIMES[name](world, train, cfg)
@@ -407,7 +407,8 @@ def run_one(name: str, world_name: str, cfg: Config, data: tuple[Tensor, Tensor]
         samples = isinstance(density, nn.Module) and any(True for _ in density.parameters())
     metrics = score(density, world, train, test, cfg, samples=samples, seed=cfg.seed)
     metrics["train_s"] = (train_s, None)
-    config.update(world=world_name, n_train=len(train), n_test=len(test))
+    config.update(world=world_name, n_train=len(train), n_test=len(test),
+                  cpu_s=time.process_time() - cpu_started)
     return Trained(name, world_name, density, metrics, config, time.perf_counter() - started)
 
 

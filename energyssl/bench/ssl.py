@@ -584,6 +584,16 @@ def _verdict(margin: float, noise: float) -> bool | None:
     return None
 
 
+def _combine(verdicts) -> bool | None:
+    """All supported: supported; all refuted: refuted; anything else: undecided."""
+    verdicts = list(verdicts)
+    if verdicts and all(v is True for v in verdicts):
+        return True
+    if verdicts and all(v is False for v in verdicts):
+        return False
+    return None
+
+
 def _collapsed(m: Measured) -> bool:
     """Collapse: the embedding's normalised std below 0.2 or its effective rank below 2."""
     return m.monitors["std·√k"] < 0.2 or m.monitors["effective rank"] < 2
@@ -705,9 +715,7 @@ def claim_hard_negatives(settings: Settings) -> Claim:
                         seed=settings.seed, wall_s=m.wall_s))
         verdicts.append(_verdict(margin, noise))
         parts.append(f"{name.removeprefix('infonce-')} {margin:+.1f} ± {noise:.1f}")
-    verdict = (True if all(v is True for v in verdicts)
-               else False if all(v is False for v in verdicts) else None)
-    return Claim(rows, verdict, "probe gain over InfoNCE (points): " + ", ".join(parts))
+    return Claim(rows, _combine(verdicts), "probe gain over InfoNCE (points): " + ", ".join(parts))
 
 
 def claim_byol(settings: Settings) -> Claim:
@@ -718,14 +726,10 @@ def claim_byol(settings: Settings) -> Claim:
     m = {n: measured(n, data, hyper, settings) for n in names}
     table = "claim 4: BYOL and its ablations (no negatives anywhere)"
     rows = _table_rows(table, [(m[n].label, m[n]) for n in names], settings, monitors=True)
-    works = _verdict(*_margin(_probe10(m["byol"]), _probe10(m["random"])))
-    works = bool(works) and not _collapsed(m["byol"])
+    works = (_verdict(*_margin(_probe10(m["byol"]), _probe10(m["random"]))) is True
+             and not _collapsed(m["byol"]))
     ablated = {n: _collapsed(m[n]) for n in ("byol-no-predictor", "byol-no-momentum")}
-    verdict = works and all(ablated.values())
-    if works and not any(ablated.values()):
-        verdict = False
-    elif works and not all(ablated.values()):
-        verdict = None
+    verdict = _combine(ablated.values()) if works else False
     summary = (f"BYOL probe {_probe10(m['byol'])[0]:.1f}% (random encoder "
                f"{_probe10(m['random'])[0]:.1f}%), "
                + ", ".join(f"{n.removeprefix('byol-')}: "
@@ -733,10 +737,6 @@ def claim_byol(settings: Settings) -> Claim:
                            f"(std·√k {m[n].monitors['std·√k']:.2f}, rank "
                            f"{m[n].monitors['effective rank']:.1f}, probe "
                            f"{_probe10(m[n])[0]:.1f}%)" for n, c in ablated.items()))
-    rows.append(row("claims", table, "verdict inputs", "BYOL beats random encoder",
-                    float(works), config={"rule": "probe > random + 2 noise, not collapsed; "
-                                          "collapse: std·√k < 0.2 or rank < 2"},
-                    seed=settings.seed))
     return Claim(rows, verdict, summary)
 
 
@@ -757,9 +757,7 @@ def claim_clustering(settings: Settings) -> Claim:
                         spread=noise, unit="%", config={"rule": "gain > 2 noise, no collapse"},
                         seed=settings.seed))
         parts.append(f"{n} {margin:+.1f} ± {noise:.1f} points over the random encoder")
-    verdict = (True if all(v is True for v in verdicts)
-               else False if any(v is False for v in verdicts) else None)
-    return Claim(rows, verdict, ", ".join(parts))
+    return Claim(rows, _combine(verdicts), ", ".join(parts))
 
 
 # ---------------------------------------------------------------------------- toy-world claims
@@ -801,16 +799,17 @@ def claim_volume(settings: Settings) -> Claim:
     worlds = settings.pick(quick=("8gaussians",), full=("8gaussians", "rings"))
     steps = settings.pick(tiny=16, quick=400, full=2000)
     resolution = settings.pick(tiny=48, quick=128, full=256)
-    table = "claim 6: area holding 90% of the calibrated Gibbs density"
     rows, parts, verdicts = [], [], []
     for world_name in worlds:
+        table = f"claim 6: area holding 90% of the calibrated Gibbs density ({world_name})"
         world = es.datasets.get(world_name)
         train = es.datasets.make(world_name, 4000, seed=settings.seed, device=settings.device)
         test = es.datasets.make(world_name, 4000, seed=settings.seed + 1, device=settings.device)
         truth = float(es.metrics.low_energy_area(world, world.box, 0.9, resolution))
         box_area = math.prod(hi - lo for lo, hi in world.box)
-        rows.append(row("claims", table, f"{world_name}: truth", "area", truth,
-                        config={"world": world_name, "box_area": box_area}, seed=settings.seed))
+        common = {"world": world_name, "box_area": box_area, "resolution": resolution}
+        rows.append(row("claims", table, "truth", "area", truth, config=common,
+                        seed=settings.seed))
         for family, knob, sweep in _volume_models(steps):
             areas = []
             for value, build, regime, fit in sweep:
@@ -821,24 +820,20 @@ def claim_volume(settings: Settings) -> Claim:
                        device=settings.device, **fit)
                 area, beta = _area(model, world, train, test, resolution)
                 areas.append(area)
-                rows.append(row("claims", table, f"{world_name}: {family}", f"{knob} = {value:g}",
-                                area, better=None,
-                                config={"world": world_name, knob: value, **fit, "beta": beta,
-                                        "box_area": box_area}, seed=settings.seed,
-                                wall_s=time.perf_counter() - started))
-            rho = _spearman(list(range(len(areas))), areas)
+                config = {**common, "model": family, knob: value, **fit, "beta": beta}
+                for metric, v in (("area", area), ("area / true area", area / truth)):
+                    rows.append(row("claims", table, f"{family}, {knob} = {value:g}", metric, v,
+                                    config=config, seed=settings.seed,
+                                    wall_s=time.perf_counter() - started))
             if family.startswith("naive"):
                 # no limit: the area never comes down to a few times the true one
                 verdicts.append(min(areas) > 2 * truth)
                 parts.append(f"{world_name} {family}: areas {_fmt(areas)} (truth {truth:.1f})")
             else:
+                rho = _spearman(list(range(len(areas))), areas)
                 verdicts.append(rho < 0 and areas[-1] < areas[0])
-                parts.append(f"{world_name} {family} ({knob} up): areas {_fmt(areas)}, "
-                             f"rho {rho:+.2f}")
-    verdict = all(verdicts) if all(verdicts) or not any(verdicts) else None
-    if not any(verdicts):
-        verdict = False
-    return Claim(rows, verdict, "; ".join(parts))
+                parts.append(f"{world_name} {family} ({knob} up): areas {_fmt(areas)}")
+    return Claim(rows, _combine(verdicts), "; ".join(parts))
 
 
 def _fmt(values) -> str:
@@ -921,8 +916,7 @@ def claim_kmeans_dimension(settings: Settings) -> Claim:
         wins.append(excess[-1] > excess[0] and excess[-1] > 0)
         parts.append(f"{family}: k-means minus NCE gap " + ", ".join(
             f"d={d} {e:+.2f}" for d, e in zip(dims, excess, strict=True)))
-    verdict = all(wins) if all(wins) or not any(wins) else None
-    return Claim(rows, verdict, "; ".join(parts))
+    return Claim(rows, _combine(wins), "; ".join(parts))
 
 
 class Regression(es.Energy):
@@ -1019,7 +1013,7 @@ def run_claims(settings: Settings) -> list[dict]:
     unknown = [c for c in ids if c not in CLAIMS]
     if unknown:
         raise ValueError(f"unknown claim {', '.join(unknown)}; valid: {', '.join(CLAIMS)}")
-    rows, lines = [], ["# The seed's claims, measured", ""]
+    rows, verdicts, lines = [], [], ["# The seed's claims, measured", ""]
     for cid in ids:
         statement, measure_claim = CLAIMS[cid]
         _say(settings, f"claims: {cid}")
@@ -1030,14 +1024,14 @@ def run_claims(settings: Settings) -> list[dict]:
         lines.append(f"- **{statement}** — {word}: {claim.summary}")
         if claim.rows:
             value = {True: 1.0, False: 0.0, None: 0.5}[claim.supported]
-            rows.append(row("claims", "claims: verdicts", statement,
-                            "verdict (1 yes, ½ open, 0 no)", value,
-                            config={"claim": cid, "verdict": word, "summary": claim.summary},
-                            seed=settings.seed, wall_s=time.perf_counter() - started))
+            verdicts.append(row("claims", "claims: verdicts", statement,
+                                "verdict (1 yes, ½ open, 0 no)", value,
+                                config={"claim": cid, "verdict": word, "summary": claim.summary},
+                                seed=settings.seed, wall_s=time.perf_counter() - started))
         else:
             print(f"claims: {cid} {claim.summary}", file=sys.stderr)
     (settings.out / "claims.md").write_text("\n".join(lines) + "\n")
-    return rows
+    return rows + verdicts
 
 
 def run(cfg) -> list[dict]:

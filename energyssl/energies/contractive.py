@@ -12,9 +12,11 @@ invariance during feature extraction", ICML.) The penalty makes the code, and so
 reconstruction G(y) = g(h(y)), as constant as it can in every direction the data do not need:
 LeCun's strategy 7, "for E(y) = ||y - G(y)||^2, make G as constant as possible". G then maps
 a neighbourhood of the data onto the data, and a point off the data is reconstructed near the
-data, far from itself, so its energy is high. As lam grows the low-energy set shrinks (the
-area on 8gaussians falls with lam; tests/test_autoencoders.py), and at lam -> inf G is a
-constant and E a single bowl.
+data, far from itself, so its energy is high. As lam grows the low-energy set shrinks: with
+64 tied units on 8gaussians (500 Adam steps, seeds 0-1, box area 81) the area holding 90% of
+exp(-E) falls from 67 to 62, 54, 47 and 39 for lam = 0, 1, 3, 10, 30
+(benchmarks/low_energy_area.py), and at lam = 60 G is a constant and E a single bowl of
+area pi ln 10 = 7.3.
 
 The penalty is computed three ways:
 

@@ -16,15 +16,19 @@ tent of height 1/2 at a = 1/2 between them (:func:`complementary`). (Goroshin an
 The penalty pushes every unit onto a flat, where its derivative is 0: at a point where every
 unit is saturated the code, and the reconstruction G(y), are locally constant. That is
 LeCun's strategy 7, "make G as constant as possible", reached by saturation rather than by a
-Jacobian penalty: f_c(a) >= 0 bounds |f'(a)| = 1 only where f_c(a) > 0, so the penalty is an
-L1 price on the units left in their linear range, the ones that let G follow y. Only inputs
-near the data, where the reconstruction needs unsaturated units, get low energy. For the
-ReLU (S = (-inf, 0]) the same recipe gives f_c(a) = max(a, 0), the L1 sparsity penalty.
+Jacobian penalty: f'(a) = 1 exactly where f_c(a) > 0, so the penalty prices, by their distance
+to a flat, the units left in their linear range, the only ones through which G can follow y.
+Only inputs near the data, where the reconstruction needs unsaturated units, get low energy.
+For the ReLU (S = (-inf, 0]) the same recipe gives f_c(a) = max(a, 0), the L1 sparsity
+penalty.
 
-Example::
-
-    model = es.energies.SaturatingAutoencoder(dim=2, code_dim=32)
-    es.fit(model, es.regimes.Penalized(lam=0.1), data, steps=1000)
+On 8gaussians (32 units, 500 Adam steps, seeds 0-1, box area 81) the area holding 90% of
+exp(-E) falls from 61 to 59, 52 and 46 for lam = 0, 0.01, 0.1, 0.3, then stays at 45-46 up to
+lam = 10 (benchmarks/low_energy_area.py). There the penalty has little left to remove: at
+lam = 10 a data point has on average 0.5 of its 32 units unsaturated, so G is piecewise
+constant over many small regions of y-space, a vector quantiser with about 200 distinct codes
+on the 1000 points (mean E 0.21 on the data), and the area of the union of their bowls no
+longer shrinks.
 """
 
 from __future__ import annotations

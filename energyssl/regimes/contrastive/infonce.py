@@ -70,9 +70,9 @@ class InfoNCE(Regime):
                  chunk: int | None = None, gather: bool = False, mining: Mining | None = None):
         super().__init__()
         self.temperature = _checks.positive(temperature, "temperature")
-        self.symmetric = bool(symmetric)
+        self.symmetric = _checks.flag(symmetric, "symmetric")
         self.chunk = None if chunk is None else _checks.integer(chunk, "chunk")
-        self.gather = bool(gather)
+        self.gather = _checks.flag(gather, "gather")
         if mining is not None and not isinstance(mining, Mining):
             raise TypeError("mining must be None or a energyssl.regimes.contrastive.mining."
                             f"Mining strategy, got {type(mining).__name__}")

@@ -19,10 +19,13 @@ Example::
 
     InfoNCE(temperature=0.5, mining=HCL(beta=1.0, tau_plus=0.1))
 
-    class Softest(Mining):                      # a strategy of your own
+    from energyssl.functional import info_nce
+
+    class Plain(Mining):                        # a strategy of your own: no mining at all
         def loss(self, energies, temperature, *, offset=0, negatives=None, factors=None):
-            positive, others = split(energies, offset)
-            return hcl_loss(positive, others.sort(1).values[:, -4:], temperature, 0.0, 0.0)
+            return info_nce(energies, temperature, negatives, offset)
+
+    InfoNCE(temperature=0.5, mining=Plain())
 """
 
 from __future__ import annotations

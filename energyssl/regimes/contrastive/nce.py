@@ -65,7 +65,7 @@ class NCE(Regime):
         super().__init__()
         self.noise = as_noise(noise)
         self.ratio = _checks.positive(ratio, "ratio")
-        self.gather = bool(gather)
+        self.gather = _checks.flag(gather, "gather")
         self.c = nn.Parameter(torch.zeros(()))
         self.register_load_state_dict_post_hook(_noise_follows_c)
 

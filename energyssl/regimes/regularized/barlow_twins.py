@@ -15,6 +15,10 @@ carries different information. L = 0 exactly when C = I. The batch statistics ne
 n >= 2. Reference: Zbontar, Jing, Misra, LeCun and Deny 2021, "Barlow Twins: Self-Supervised
 Learning via Redundancy Reduction".
 
+``gather=True`` standardises and correlates over the global batch of all torch.distributed
+ranks (:func:`energyssl.ops.gather.all_gather`, differentiable), so each rank's loss is that of
+the concatenated batch and DistributedDataParallel's averaged gradient is its gradient.
+
 Example::
 
     es.fit(model, es.regimes.BarlowTwins(), (view_1, view_2), steps=500)
@@ -25,6 +29,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from ... import _checks
+from ...ops.gather import all_gather
 from ..base import Step
 from .joint_embedding import JointEmbeddingRegime
 
@@ -57,6 +62,7 @@ class BarlowTwins(JointEmbeddingRegime):
     Args:
         lam: weight of the redundancy reduction term (>= 0); 0.0051 in the paper.
         eps: added to each dimension's batch variance before standardising (> 0).
+        gather: compute the cross-correlation over every torch.distributed rank.
         augment, rank_every: see :class:`~.joint_embedding.JointEmbeddingRegime`.
 
     Example::
@@ -64,14 +70,17 @@ class BarlowTwins(JointEmbeddingRegime):
         es.fit(model, BarlowTwins(), (view_1, view_2), steps=500, batch_size=256)
     """
 
-    def __init__(self, lam: float = 0.0051, eps: float = 1e-5, augment=None,
-                 rank_every: int = 25):
+    def __init__(self, lam: float = 0.0051, eps: float = 1e-5, gather: bool = False,
+                 augment=None, rank_every: int = 25):
         super().__init__(augment, rank_every)
+        self.gather = _checks.flag(gather, "gather")
         self.lam = _checks.positive(lam, "lam", allow_zero=True)
         self.eps = _checks.positive(eps, "eps")
 
     def forward(self, model, y, x=None):
         a, b = self.embed(model, y, x)
+        if self.gather:
+            a, b = all_gather(a), all_gather(b)
         c = cross_correlation(a, b, self.eps)
         inv, red = invariance_term(c), redundancy_reduction_term(c)
         loss = inv + self.lam * red

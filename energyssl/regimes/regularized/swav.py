@@ -20,6 +20,11 @@ prototypes. The prototypes are renormalised to unit length after each step. Only
 Caron et al. 2020, "Unsupervised Learning of Visual Features by Contrasting Cluster
 Assignments"; Cuturi 2013 for the entropic Sinkhorn-Knopp iteration.
 
+``gather=True`` runs Sinkhorn-Knopp over the global batch of all torch.distributed ranks (the
+scores of every rank, gathered without gradient; the equipartition then holds over the R * B
+samples) and keeps this rank's rows of the codes. The loss is each rank's mean over its own
+rows, so DistributedDataParallel's average over ranks is the loss of the concatenated batch.
+
 Example::
 
     es.fit(model, es.regimes.SwAV(embed_dim=16, n_prototypes=32), (view_1, view_2), steps=500)
@@ -33,6 +38,8 @@ from torch import Tensor, nn
 
 from ... import _checks
 from ...functional import sinkhorn
+from ...ops.gather import rank_offset
+from ...ops.reduce import gather_rows
 from ..base import Step
 from .joint_embedding import JointEmbeddingRegime
 
@@ -54,6 +61,7 @@ class SwAV(JointEmbeddingRegime):
         temperature: T of the softmax over prototype scores (> 0).
         epsilon: entropic regularisation of the Sinkhorn codes (> 0).
         sinkhorn_iters: Sinkhorn-Knopp iterations (>= 1).
+        gather: compute the codes over the batches of every torch.distributed rank.
         augment, rank_every: see :class:`~.joint_embedding.JointEmbeddingRegime`.
 
     Example::
@@ -62,9 +70,10 @@ class SwAV(JointEmbeddingRegime):
     """
 
     def __init__(self, embed_dim: int, n_prototypes: int = 32, temperature: float = 0.1,
-                 epsilon: float = 0.05, sinkhorn_iters: int = 3, augment=None,
-                 rank_every: int = 25):
+                 epsilon: float = 0.05, sinkhorn_iters: int = 3, gather: bool = False,
+                 augment=None, rank_every: int = 25):
         super().__init__(augment, rank_every)
+        self.gather = _checks.flag(gather, "gather")
         embed_dim = _checks.integer(embed_dim, "embed_dim")
         n_prototypes = _checks.integer(n_prototypes, "n_prototypes")
         self.temperature = _checks.positive(temperature, "temperature")
@@ -76,13 +85,20 @@ class SwAV(JointEmbeddingRegime):
         a, b = self.embed(model, y, x)
         scores_a = F.normalize(a, dim=1) @ self.prototypes.T
         scores_b = F.normalize(b, dim=1) @ self.prototypes.T
-        with torch.no_grad():
-            n = scores_a.shape[0]
-            codes_a = n * sinkhorn(scores_a, self.epsilon, self.sinkhorn_iters)
-            codes_b = n * sinkhorn(scores_b, self.epsilon, self.sinkhorn_iters)
+        codes_a, codes_b = self.codes(scores_a), self.codes(scores_b)
         loss = (swapped_prediction(scores_a, codes_b, self.temperature)
                 + swapped_prediction(scores_b, codes_a, self.temperature))
         return Step(loss, self.monitor(b))
+
+    @torch.no_grad()
+    def codes(self, scores: Tensor) -> Tensor:
+        """Per-sample codes B Q (rows sum to 1) of this rank's rows, from Sinkhorn-Knopp over
+        the local batch or, with ``gather``, over every rank's batch."""
+        rows = scores.shape[0]
+        scores = gather_rows(scores.detach()) if self.gather else scores.detach()
+        first = rank_offset(rows) if self.gather else 0
+        plan = sinkhorn(scores, self.epsilon, self.sinkhorn_iters)
+        return scores.shape[0] * plan[first:first + rows]
 
     @torch.no_grad()
     def after_step(self, model):

@@ -14,6 +14,11 @@ stops the dimensions from all carrying the same information. The batch statistic
 n >= 2. Reference: Bardes, Ponce and LeCun 2022, "VICReg: Variance-Invariance-Covariance
 Regularization for Self-Supervised Learning".
 
+``gather=True`` computes every term over the global batch of all torch.distributed ranks
+(:func:`energyssl.ops.gather.all_gather`, differentiable): each rank's loss is then the loss
+of the concatenated batch, and with DistributedDataParallel averaging gradients over ranks
+the update is that of one process on the R * B batch.
+
 Example::
 
     model = es.energies.JointEmbedding(encoder, dim=2)
@@ -27,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ... import _checks
+from ...ops.gather import all_gather
 from ..base import Step
 from .joint_embedding import JointEmbeddingRegime
 
@@ -68,6 +74,7 @@ class VICReg(JointEmbeddingRegime):
         invariance, variance, covariance: the coefficients lam, mu, nu (>= 0).
         gamma: target batch std of every embedding dimension (> 0).
         eps: added to the variance before the square root (> 0).
+        gather: compute the batch statistics over every torch.distributed rank.
         augment, rank_every: see :class:`~.joint_embedding.JointEmbeddingRegime`.
 
     Logs the three terms (each view's variance and covariance summed) and the collapse
@@ -79,8 +86,10 @@ class VICReg(JointEmbeddingRegime):
     """
 
     def __init__(self, invariance: float = 25.0, variance: float = 25.0, covariance: float = 1.0,
-                 gamma: float = 1.0, eps: float = 1e-4, augment=None, rank_every: int = 25):
+                 gamma: float = 1.0, eps: float = 1e-4, gather: bool = False, augment=None,
+                 rank_every: int = 25):
         super().__init__(augment, rank_every)
+        self.gather = _checks.flag(gather, "gather")
         self.invariance = _checks.positive(invariance, "invariance", allow_zero=True)
         self.variance = _checks.positive(variance, "variance", allow_zero=True)
         self.covariance = _checks.positive(covariance, "covariance", allow_zero=True)
@@ -89,6 +98,8 @@ class VICReg(JointEmbeddingRegime):
 
     def forward(self, model, y, x=None):
         a, b = self.embed(model, y, x)
+        if self.gather:
+            a, b = all_gather(a), all_gather(b)
         inv = invariance_term(a, b)
         var = variance_term(a, self.gamma, self.eps) + variance_term(b, self.gamma, self.eps)
         cov = covariance_term(a) + covariance_term(b)
