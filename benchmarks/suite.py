@@ -2,7 +2,8 @@
 
 Each benchmark times a baseline and energyssl side by side in one process and prints ratios;
 this script only runs them in turn (each in its own process, so one's memory and threads do
-not disturb the next). Usage, from the repository root::
+not disturb the next). ``energyssl bench --only speed`` runs the same scripts and also reads
+their ratios into results.json. Usage, from the repository root::
 
     python benchmarks/suite.py --quick      # every benchmark at small sizes, a few minutes
     python benchmarks/suite.py              # the sizes the issues name
@@ -16,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ("infonce", "langevin", "kmeans", "fista")
+from energyssl.bench.speed import SCRIPTS as BENCHMARKS
 
 
 def main() -> int:

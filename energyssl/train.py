@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from . import _checks, _data
+from . import _checks, _data, _precision, distributed
 from . import checkpoint as _checkpoint
 from ._progress import Progress
 from .regimes.base import Regime
@@ -104,7 +104,7 @@ def fit(model: nn.Module, regime: Regime, data, *, steps: int | None = None,
         optimizer: torch.optim.Optimizer | None = None, lr: float = 1e-3, device=None,
         seed: int | None = None, callbacks: Iterable[Callback] = (), progress: bool = True,
         log_every: int = 25, checkpoint=None, checkpoint_every: int | None = None,
-        resume=None) -> History:
+        resume=None, precision: str = "fp32", compile: bool = False) -> History:
     """Train ``model`` with ``regime`` on ``data``; return the :class:`History`.
 
     Args:
@@ -130,6 +130,12 @@ def fit(model: nn.Module, regime: Regime, data, *, steps: int | None = None,
         checkpoint: file to save the run to, at the end and every ``checkpoint_every`` steps.
         checkpoint_every: save every this many steps (needs ``checkpoint``).
         resume: a checkpoint file to continue from (the same model and regime classes).
+        precision: "fp32", or "bf16" to run the model's networks under autocast (the free
+            energy, logsumexp and losses stay float32; :mod:`energyssl._precision`).
+        compile: run the training step through ``torch.compile``.
+
+    Under torchrun (or an initialised torch.distributed group) every rank trains on its own
+    shard and gradients are averaged over ranks; see :mod:`energyssl.distributed`.
 
     Raises:
         FloatingPointError: the run diverged (see the module doc); ``err.step`` is the bad
@@ -147,6 +153,9 @@ def fit(model: nn.Module, regime: Regime, data, *, steps: int | None = None,
         if checkpoint is None:
             raise ValueError("checkpoint_every needs checkpoint= (the file to save to)")
     device = _device(device, model, data)
+    _precision.check(precision, compile, _dtype(model))
+    ranks, device = distributed.setup(device)
+    data, batch_size = ranks.shard(data, batch_size, seed)
     model.to(device)
     regime.to(device)
     model.train()
@@ -158,12 +167,13 @@ def fit(model: nn.Module, regime: Regime, data, *, steps: int | None = None,
         optimizer = torch.optim.Adam(params, lr=_checks.positive(lr, "lr")) if params else None
     history = History(optimizer)
     if seed is not None:
-        torch.manual_seed(seed)
+        torch.manual_seed(ranks.seed(seed))
     start = 0
     if resume is not None:
         start = _checkpoint.restore(resume, model, regime, optimizer, history, source)
         model.to(device)  # state created on load (a fitted noise) arrives on the CPU
         regime.to(device)
+        ranks.restored(resume, start)
         if start > total:
             raise ValueError(f"checkpoint {str(resume)!r} is at step {start}, past the run's "
                              f"length of {total} steps")
@@ -171,17 +181,19 @@ def fit(model: nn.Module, regime: Regime, data, *, steps: int | None = None,
     guard = _Guard(model, regime, optimizer, history, start, device)
 
     def save(done: int) -> None:
-        _checkpoint.save(checkpoint, _checkpoint.state(model, regime, optimizer, done, history,
-                                                       source.state()))
+        ranks.save(checkpoint, _checkpoint.state(model, regime, optimizer, done, history,
+                                                 source.state()), _checkpoint.save)
         guard.saved = f"{str(checkpoint)!r} (step {done})"
 
-    bar = Progress(total - start, desc=type(regime).__name__, enabled=progress)
+    bar = Progress(total - start, desc=type(regime).__name__, enabled=progress and ranks.main)
     done, saved = start, None
+    step = _precision.compiled(ranks.wrap(distributed.Step(model, regime), device), compile)
+    undo = _precision.autocast(model, device, precision)
     try:
         with _checks.values_checked(False):
             for t in range(start, total):
                 y, x, finite = source.next()
-                out = regime(model, y, x)
+                out = step(y, x)
                 guard.record(t, out, finite)  # before the update: a log may alias a parameter
                 if out.loss is not None:
                     if optimizer is None:
@@ -201,10 +213,14 @@ def fit(model: nn.Module, regime: Regime, data, *, steps: int | None = None,
                 if logging:
                     last = history.records[-1]
                     bar.update(done - start, **{k: last[k] for k in list(last)[:3]})
-                    if not _keep_going(callbacks, done, model, last):
+                    if not ranks.all_agree(_keep_going(callbacks, done, model, last)):
                         break
+    except BaseException as err:
+        ranks.failed(err)
+        raise
     finally:
         bar.close()
+        undo()
     if checkpoint is not None and saved != done:
         save(done)
     return history

@@ -54,13 +54,13 @@ def test_views_keep_shape_dtype_and_range_and_are_seeded(data):
 
 def test_identity_settings_return_the_image(data):
     y = data.train[:32]
-    same = DigitAugment(shift=0, degrees=0, scale=0, noise=0, mask=0)(y)
+    same = DigitAugment(shift=0, degrees=0, scale=0, elastic=0, noise=0, mask=0)(y)
     torch.testing.assert_close(same, y, rtol=0, atol=1e-6)
 
 
 def test_shifts_are_whole_pixel_translations(data):
     y = data.train[:200]
-    view = DigitAugment(shift=1, degrees=0, scale=0, noise=0, mask=0,
+    view = DigitAugment(shift=1, degrees=0, scale=0, elastic=0, noise=0, mask=0,
                         generator=torch.Generator().manual_seed(0))(y)
     seen = set()
     for image, out in zip(y.view(-1, 8, 8), view.view(-1, 8, 8), strict=True):
@@ -73,7 +73,7 @@ def test_shifts_are_whole_pixel_translations(data):
 
 def test_cutout_zeroes_one_square_and_nothing_else(data):
     y = data.train[:100]
-    view = DigitAugment(shift=0, degrees=0, scale=0, noise=0, mask=3, mask_prob=1.0,
+    view = DigitAugment(shift=0, degrees=0, scale=0, elastic=0, noise=0, mask=3, mask_prob=1.0,
                         generator=torch.Generator().manual_seed(1))(y)
     squares = []
     for r in range(6):
@@ -157,7 +157,7 @@ def test_probe_rejects_bad_labels():
 # ---------------------------------------------------------------- split and label draws
 
 def test_split_is_fixed_stratified_and_disjoint(data):
-    assert data.train.shape == (1257, 64) and data.test.shape == (540, 64)
+    assert data.train.shape == (1258, 64) and data.test.shape == (539, 64)
     assert data.train.min() >= 0 and data.train.max() <= 1
     counts = torch.bincount(data.test_labels, minlength=10).float()
     share = counts / (counts + torch.bincount(data.train_labels, minlength=10))
@@ -174,7 +174,7 @@ def test_label_draws_take_per_class_rows_by_seed(data):
                        torch.full((10,), 5))
     assert torch.equal(index, ssl.labelled(data.train_labels, 5, seed=3))
     assert not torch.equal(index, ssl.labelled(data.train_labels, 5, seed=4))
-    assert len(ssl.labelled(data.train_labels, None, seed=0)) == 1257
+    assert len(ssl.labelled(data.train_labels, None, seed=0)) == 1258
 
 
 def test_views_hands_the_regime_two_fresh_views():
@@ -187,8 +187,11 @@ def test_views_hands_the_regime_two_fresh_views():
 
     calls = iter(range(10))
     ssl.Views(Record(), lambda y: y + next(calls))(None, torch.zeros(2, 3))
-    y, x = seen[0]
-    assert torch.equal(x, torch.zeros(2, 3)) and torch.equal(y, torch.ones(2, 3))
+    y, x = seen[0]                                   # two independent draws, one each
+    assert {y[0, 0].item(), x[0, 0].item()} == {0.0, 1.0}
+    seen.clear()
+    ssl.Views(Record(), lambda y: y + 5, views=1)(None, torch.zeros(2, 3))
+    assert torch.equal(seen[0][0], torch.full((2, 3), 5.0)) and seen[0][1] is None
 
 
 # ---------------------------------------------------------------- smoke run

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import energyssl as es
-from energyssl.latents import Descent, Enumerate, grid
+from energyssl.latents import Amortized, Descent, Enumerate, grid
 
 
 class TableEnergy(es.Energy):
@@ -122,3 +122,24 @@ def test_latent_and_inference_reject_bad_arguments():
         es.energies.MLP(2, x_dim=1).infer_y()
     with pytest.raises(TypeError, match="Latent"):
         es.Energy(2, latent="grid")
+
+
+def test_no_energy_overrides_free_energy_or_infer_z():
+    # the protocol: a subclass defines energy; a Latent strategy removes z, on one path
+    for name in es.energies.__all__:
+        cls = getattr(es.energies, name)
+        if isinstance(cls, type) and issubclass(cls, es.Energy):
+            assert cls.free_energy is es.Energy.free_energy, name
+            assert cls.infer_z is es.Energy.infer_z, name
+
+
+def test_amortized_latent_infers_the_encoder_mean():
+    torch.manual_seed(0)
+    vae = es.energies.VAE(3, latent_dim=2, hidden=8).eval()
+    assert isinstance(vae.latent, Amortized) and vae.latent.dim == 2
+    y = torch.randn(6, 3)
+    torch.testing.assert_close(vae.infer_z(y), vae.encode(y)[0])
+    # in eval the free energy is the energy at z = mu, the code infer_z returns
+    torch.testing.assert_close(vae(y), vae.energy(y, z=vae.infer_z(y)))
+    with pytest.raises(TypeError, match="encoder"):
+        Amortized(2, encoder=len)

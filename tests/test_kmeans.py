@@ -373,6 +373,10 @@ def test_bad_input():
         assign(torch.tensor([[math.nan, 0.0]]), torch.zeros(1, 2))
     with pytest.raises(TypeError, match="KMeans"):
         es.regimes.Lloyd()(es.energies.MLP(dim=2), y)
+    with pytest.raises(TypeError, match="codebook"):
+        Nearest(3, codebook=torch.zeros(3, 2))
+    with pytest.raises(TypeError, match="gather"):
+        es.regimes.MiniBatchKMeans(gather=1)
 
 
 @settings(max_examples=10)

@@ -65,6 +65,22 @@ def test_running_moments_over_batches_equal_one_pass():
     torch.testing.assert_close(p @ p.T, q @ q.T, rtol=0, atol=1e-10)
 
 
+def test_regime_state_round_trips():
+    """The running moments are lazily sized buffers: a fresh regime loads them from a
+    state dict and continues exactly where the saved one would."""
+    y = _data(300)
+    model, regime = PCA(5, 2).double(), es.regimes.PrincipalSubspace().double()
+    regime(model, y[:150])
+    restored = es.regimes.PrincipalSubspace()
+    restored.load_state_dict(regime.state_dict())
+    twin = PCA(5, 2).double()
+    twin.load_state_dict(model.state_dict())
+    regime(model, y[150:])
+    restored(twin, y[150:])
+    torch.testing.assert_close(twin.mean, model.mean)
+    torch.testing.assert_close(restored.scatter, regime.scatter)
+
+
 def test_gradient_fit_reaches_the_sklearn_subspace():
     decomposition = pytest.importorskip("sklearn.decomposition")
     y = _data(dtype=torch.float32)

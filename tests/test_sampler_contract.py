@@ -179,3 +179,13 @@ def test_contrastive_divergence_runs_every_sampler_of_one_energy():
                                                   sampler=getattr(samplers, name),
                                                   sampler_kwargs=options)
         assert torch.isfinite(regime(model, y, x).loss)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_check_sampler(name, device):
+    options, _ = CASES[name]
+    energy = Counting().to(device)
+    init = torch.randn(8, DIM, generator=torch.Generator().manual_seed(0)).to(device)
+    report = es.testing.check_sampler(getattr(samplers, name), energy, init=init,
+                                      metropolis=name in METROPOLIS, **options)
+    assert set(report.values()) <= {"ok", "ok (raises)", "ok (rejected, finite)"}

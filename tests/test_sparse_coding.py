@@ -268,3 +268,9 @@ def test_bad_input():
             es.networks.LISTA(8, 12), y)
     with pytest.raises(TypeError, match="SparseCoding"):
         es.regimes.DictionaryLearning()(es.energies.MLP(dim=8), y)
+    with pytest.raises(ValueError, match="tol"):
+        Lasso(16, tol=-1.0)
+    with pytest.raises(TypeError, match="gather"):
+        es.regimes.DictionaryLearning(gather="yes")
+    with pytest.raises(ValueError, match="lam"):
+        es.networks.LISTA.from_dictionary(w, -0.1)

@@ -4,17 +4,21 @@ An image is a row y of side * side pixels in [0, 1] (scikit-learn's 8 x 8 digits
 16). One view of it is
 
     view = clamp( m * (warp(y) + sigma e), 0, 1 ),    e ~ N(0, I)
-    warp(y)(u) = y(A u + t)                            (bilinear, 0 outside the image)
+    warp(y)(u) = y(A u + t + e(u))                     (bilinear, 0 outside the image)
     A = s R(angle),  angle ~ U(-degrees, degrees),  s ~ U(1 - scale, 1 + scale)
     t = (dx, dy) whole pixels, each uniform in {-shift, ..., shift}
+    e(u) = a smooth displacement field: N(0, elastic^2) pixel offsets on a 3 x 3 grid,
+        interpolated bilinearly over the image (an elastic distortion)
     m = 0 on a random square of mask x mask pixels (cutout), 1 elsewhere; with probability
         ``mask_prob`` per image
 
-with every draw independent per image. The shifts, small rotations and small rescalings are
-the invariances of handwriting; noise and cutout remove the pixel-exact shortcut between two
-views. Cutout is from DeVries and Taylor 2017 ("Improved Regularization of Convolutional
-Neural Networks with Cutout", arXiv:1708.04552); the recipe of two random views is SimCLR's
-(Chen, Kornblith, Norouzi and Hinton 2020, arXiv:2002.05709).
+with every draw independent per image. The shifts, small rotations, rescalings and elastic
+distortions are the invariances of handwriting; noise and cutout remove the pixel-exact
+shortcut between two views. Elastic distortions are from Simard, Steinkraus and Platt 2003
+("Best Practices for Convolutional Neural Networks Applied to Visual Document Analysis"),
+cutout from DeVries and Taylor 2017 ("Improved Regularization of Convolutional Neural
+Networks with Cutout", arXiv:1708.04552); the recipe of two random views is SimCLR's (Chen,
+Kornblith, Norouzi and Hinton 2020, arXiv:2002.05709).
 
 Randomness comes from ``generator`` when given (draws on its device, then moved to the
 image's), else from the global torch RNG on the image's device, so views are reproducible
@@ -45,6 +49,7 @@ class DigitAugment:
         shift: largest translation in whole pixels, each axis.
         degrees: largest rotation in degrees, either way.
         scale: largest relative change of size.
+        elastic: std of the elastic displacement in pixels (0: none).
         noise: std sigma of the added Gaussian pixel noise.
         mask: side of the cutout square in pixels (0: no cutout).
         mask_prob: probability that an image gets a cutout.
@@ -52,7 +57,7 @@ class DigitAugment:
     """
 
     def __init__(self, side: int = 8, *, shift: int = 1, degrees: float = 15.0,
-                 scale: float = 0.1, noise: float = 0.05, mask: int = 3,
+                 scale: float = 0.1, elastic: float = 0.4, noise: float = 0.05, mask: int = 3,
                  mask_prob: float = 0.5, generator: torch.Generator | None = None):
         self.side = _checks.integer(side, "side", minimum=2)
         self.shift = _checks.integer(shift, "shift", minimum=0)
@@ -60,6 +65,7 @@ class DigitAugment:
         self.scale = _checks.positive(scale, "scale", allow_zero=True)
         if self.scale >= 1:
             raise ValueError(f"scale must lie in [0, 1), got {scale}")
+        self.elastic = _checks.positive(elastic, "elastic", allow_zero=True)
         self.noise = _checks.positive(noise, "noise", allow_zero=True)
         self.mask = _checks.integer(mask, "mask", minimum=0)
         if self.mask > self.side:
@@ -74,8 +80,8 @@ class DigitAugment:
 
     def __repr__(self) -> str:
         return (f"DigitAugment(side={self.side}, shift={self.shift}, degrees={self.degrees}, "
-                f"scale={self.scale}, noise={self.noise}, mask={self.mask}, "
-                f"mask_prob={self.mask_prob})")
+                f"scale={self.scale}, elastic={self.elastic}, noise={self.noise}, "
+                f"mask={self.mask}, mask_prob={self.mask_prob})")
 
     def _uniform(self, shape: tuple[int, ...], like: Tensor) -> Tensor:
         device = like.device if self.generator is None else self.generator.device
@@ -100,6 +106,11 @@ class DigitAugment:
                              torch.stack([sin, cos, shift[:, 1]], -1)], 1)
         image = y.view(n, 1, side, side)
         grid = F.affine_grid(theta, [n, 1, side, side], align_corners=False)
+        if self.elastic > 0:
+            coarse = self._normal((n, 2, 3, 3), y) * (self.elastic * 2 / side)
+            field = F.interpolate(coarse, size=(side, side), mode="bilinear",
+                                  align_corners=True)
+            grid = grid + field.permute(0, 2, 3, 1)
         view = F.grid_sample(image, grid, mode="bilinear", padding_mode="zeros",
                              align_corners=False).view(n, side * side)
         if self.noise > 0:

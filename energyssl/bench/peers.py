@@ -29,8 +29,8 @@ from torch import nn
 
 import energyssl as es
 
-PEER_STEPS = {"tiny": 20, "quick": 1000, "full": 3000}
-CD_STEPS = {"tiny": 20, "quick": 500, "full": 3000}
+PEER_STEPS = {"tiny": 20, "quick": 600, "full": 3000}
+CD_STEPS = {"tiny": 20, "quick": 300, "full": 3000}
 
 
 class Net(nn.Module):

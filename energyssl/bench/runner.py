@@ -130,7 +130,7 @@ def run_quality(cfg: Config) -> list[dict]:
     """Section 1: every (row, world) pair, then the truth rows, the gallery and the collapse."""
     from . import figures
 
-    names = list(cfg.regimes) if cfg.regimes is not None else quality.names()
+    names = list(cfg.regimes) if cfg.regimes is not None else quality.default_names(cfg)
     names = [n for n in names if n in quality.names()]
     runnable = []
     for name in names:

@@ -3,7 +3,7 @@ the energy-based view of SSL, each turned into a measurement.
 
 Digits (section "ssl"). scikit-learn's bundled 8x8 digits (1797 images, no download; Alpaydin
 and Kaynak 1998, UCI "Optical Recognition of Handwritten Digits") are divided by 16 and split
-once, stratified, 70/30 (1257 train, 540 test; seed 0, whatever the run's seed). An encoder is
+once, stratified per class, 70/30 (1258 train, 539 test; seed 0, whatever the run's seed). An encoder is
 pretrained on the train images **without their labels**, each step on random views from
 :class:`~.augment.DigitAugment` (shifts of 1 px, rotations, rescaling, noise, cutout):
 
@@ -14,12 +14,12 @@ pretrained on the train images **without their labels**, each step on random vie
 The joint-embedding regimes train es.energies.JointEmbedding(encoder, distance="cosine") on
 two views per image; the masked and denoising autoencoders (es.energies.DenoisingAutoencoder)
 reconstruct one view, and their code is the feature. The features of the frozen backbone are
-then scored (:mod:`.probe`) on the 540 test images by
+then scored (:mod:`.probe`) on the 539 test images by
 
     linear probe  logistic regression (C = 1) on L labelled train images per class,
     kNN           cosine, similarity-weighted vote of the 10 nearest labelled images,
 
-for L = 1, 5, 10 and all 1257 labels; the labelled images are drawn per class with seeds
+for L = 1, 5, 10 and all 1258 labels; the labelled images are drawn per class with seeds
 seed, seed + 1, seed + 2, and a figure is the mean over those three draws (quick: one
 pretraining; full: pretraining seed i paired with draw i) with its standard deviation as the
 spread. The collapse monitors of the embedding of the test images (es.monitors:
@@ -175,9 +175,9 @@ ENCODERS: dict[str, Callable[[int, int], nn.Sequential]] = {"mlp": mlp_encoder,
 class Views(es.regimes.Regime):
     """Feed a regime random views of plain data y.
 
-    Two views (joint embeddings): ``regime(model, augment(y), augment(y))``, so x = view 1 and
-    y = view 2 (InfoNCE has no augment of its own; the other regimes get theirs here too, so
-    every regime sees the same views). One view (autoencoders): ``regime(model, augment(y))``.
+    Two views (joint embeddings): ``regime(model, augment(y), augment(y))``, two independent
+    views as (y, x) (InfoNCE has no augment of its own; the other regimes get theirs here too,
+    so every regime sees the same views). One view (autoencoders): ``regime(model, augment(y))``.
     """
 
     def __init__(self, regime: es.regimes.Regime, augment: Callable[[Tensor], Tensor], *,
@@ -214,7 +214,7 @@ class Hyper:
     steps: int = 400
     batch_size: int = 256
     lr: float = 2e-3
-    temperature: float = 0.2
+    temperature: float = 0.4
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)

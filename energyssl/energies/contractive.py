@@ -20,7 +20,7 @@ area pi ln 10 = 7.3.
 
 The penalty is computed three ways:
 
-* one sigmoid layer, h = sigmoid(W y + b): in closed form (Rifai et al., eq. 4),
+* one sigmoid layer, h = sigmoid(W y + b): in closed form (Rifai et al. 2011),
   J = diag(h (1 - h)) W, so ||J||_F^2 = sum_i (h_i (1 - h_i))^2 ||W_i||^2
   (:func:`sigmoid_jacobian_sq`);
 * any encoder, exactly: one vector-Jacobian product per code unit, ||J||_F^2 =

@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 from torch import Tensor, nn
 
+from .. import _checks
 from ..energy import Bilinear
 from ..ops.pairwise import tile
 
@@ -55,6 +56,10 @@ def free_energy(model: nn.Module, y: Tensor, x: Tensor | None = None) -> Tensor:
     Raises a ValueError when the model returns another shape (a (B, 1) column would otherwise
     broadcast against (B,) terms into a (B, B) loss). The check reads only shapes.
     """
+    _checks.tensor(y, "y")
+    if x is not None:
+        _checks.tensor(x, "x")
+        _checks.same_batch(x, y, "x", "y")
     out = model(y) if x is None else model(y, x)
     if not isinstance(out, Tensor) or out.shape != y.shape[:1]:
         got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__

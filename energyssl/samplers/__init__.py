@@ -11,7 +11,7 @@ the negatives of a contrastive regime. Every sampler has one signature (see :mod
 * :func:`annealed_langevin` — Langevin down a noise schedule, for multi-noise score models.
 * :class:`ReplayBuffer` — persistent chains (PCD) with a fraction restarted each draw.
 * :func:`effective_sample_size`, :func:`rhat` — diagnostics of a trajectory.
-* :func:`sample` — draws n chains' starts uniformly in a box and runs a sampler.
+* :func:`sample` — draws n chains' initial states uniformly in a box and runs a sampler.
 
 Example::
 

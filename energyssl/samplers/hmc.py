@@ -65,9 +65,9 @@ def hmc(energy, init: Tensor, *, x: Tensor | None = None, steps: int = 100,
                 p_new = p_new - (step_size if i < leapfrog - 1 else 0.5 * step_size) * grad_new
             h_new = f_new + 0.5 * (p_new * p_new).sum(-1)
             accept = torch.rand_like(h).log() < h - h_new
-            f_start, grad_start = f, grad
+            f_before, grad_before = f, grad
             y = torch.where(accept[:, None], y_new, y)
             f = torch.where(accept, f_new, f)
             grad = torch.where(accept[:, None], grad_new, grad)
-            trace.step(y, f_start, grad_start, accept)
+            trace.step(y, f_before, grad_before, accept)
     return trace.finish("hmc", y, steps, check, metropolis=True)

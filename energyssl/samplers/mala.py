@@ -79,7 +79,7 @@ def mala(energy, init: Tensor, *, x: Tensor | None = None, steps: int = 100,
         if steps:
             f, grad = target(y)
         for _ in range(steps):
-            f_start, grad_start = f, grad
+            f_before, grad_before = f, grad
             y, f, grad, accept = mala_transition(target, y, f, grad, step_size)
-            trace.step(y, f_start, grad_start, accept)
+            trace.step(y, f_before, grad_before, accept)
     return trace.finish("mala", y, steps, check, metropolis=True)

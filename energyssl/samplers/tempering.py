@@ -93,7 +93,7 @@ def parallel_tempering(energy, init: Tensor, *, x: Tensor | None = None, steps: 
         if steps:
             fs, grads = energy_and_grad(energy, ys, xs)
         for t in range(steps):
-            f_start, grad_start = fs[:n], grads[:n]
+            f_before, grad_before = fs[:n], grads[:n]
             ys, fs, grads, accept = mala_transition(
                 tempered, ys, row_beta[:, 0] * fs, row_beta * grads, step_size / row_beta)
             fs, grads = fs / row_beta[:, 0], grads / row_beta
@@ -115,6 +115,6 @@ def parallel_tempering(energy, init: Tensor, *, x: Tensor | None = None, steps: 
                     rates[low] = swap.to(y.dtype).mean(1)
             elif return_trajectory:
                 rates = beta.new_full((k - 1,), float("nan"))
-            trace.step(ys[:n], f_start, grad_start, accept[:n], rates)
+            trace.step(ys[:n], f_before, grad_before, accept[:n], rates)
     return trace.finish("parallel_tempering", ys[:n], steps, check, metropolis=True,
                         pairs=k - 1)

@@ -85,7 +85,7 @@ class DictionaryLearning(Regime):
         if x is not None:
             raise ValueError("sparse coding is unconditional; it takes no x")
         w = model.dictionary
-        y = y.to(w.dtype)
+        y = _checks.tensor(y, "y", dim=model.dim).to(w.dtype)
         z = model.infer_z(y)
         err = 0.5 * ((y - z @ w.T) ** 2).sum(-1)
         n, atoms = y.shape[0], model.atoms
