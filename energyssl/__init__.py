@@ -11,12 +11,13 @@ import importlib
 __version__ = "0.1.0"
 
 # Imported on first use (PEP 562), so that `energyssl --help` does not pay for torch.
-_MODULES = ("datasets", "energies", "functional", "latents", "metrics", "monitors", "networks",
-            "noises", "ops", "plot", "regimes", "samplers", "testing")
+_MODULES = ("datasets", "distributed", "energies", "functional", "latents", "metrics", "monitors",
+            "networks", "noises", "ops", "plot", "regimes", "samplers", "testing")
 _NAMES = {"Energy": "energy", "History": "train", "StopTraining": "train", "fit": "train",
           "load_checkpoint": "checkpoint"}
 
-__all__ = ["Energy", "History", "StopTraining", "fit", "load_checkpoint", "datasets", "energies",
+__all__ = ["Energy", "History", "StopTraining", "fit", "load_checkpoint", "datasets",
+           "distributed", "energies",
            "functional", "latents", "metrics", "monitors", "networks", "noises", "ops", "plot",
            "regimes", "samplers", "testing"]
 

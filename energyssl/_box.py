@@ -46,6 +46,7 @@ def grid(box, resolution: int = 256, like: Tensor | None = None) -> tuple[Tensor
         raise ValueError(f"box must be 2-D for grid metrics, got {len(box)} axes")
     resolution = _checks.integer(resolution, "resolution", minimum=2)
     like = torch.empty(0) if like is None else like
+    _checks.memory("resolution", 2 * resolution**2, like.dtype)
     axes = [lo + (torch.arange(resolution, device=like.device, dtype=like.dtype) + 0.5)
             * (hi - lo) / resolution for lo, hi in box]
     gx, gy = torch.meshgrid(*axes, indexing="ij")

@@ -49,6 +49,7 @@ from __future__ import annotations
 import atexit
 import os
 import signal
+import warnings
 
 import numpy as np
 import torch
@@ -185,11 +186,14 @@ class Ranks:
             return step
         from torch.nn.parallel import DistributedDataParallel
 
-        # buffers stay per rank (replay buffers, NCE's noise draws are rank-local by design);
-        # unused parameters (a target network, a head some regimes skip) are allowed
-        return DistributedDataParallel(
-            step, device_ids=[device.index] if device.type == "cuda" else None,
-            broadcast_buffers=False, find_unused_parameters=True)
+        # buffers stay per rank (replay buffers are rank-local by design); torch 2.13 marks
+        # broadcast_buffers deprecated but its replacement still syncs buffers at init.
+        # Unused parameters (a head some regimes skip) are allowed.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "`broadcast_buffers` is deprecated", FutureWarning)
+            return DistributedDataParallel(
+                step, device_ids=[device.index] if device.type == "cuda" else None,
+                broadcast_buffers=False, find_unused_parameters=True)
 
     def all_agree(self, keep_going: bool) -> bool:
         """True only when every rank's callbacks let the run go on (one all_reduce)."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import math
+from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
@@ -55,21 +56,24 @@ class History:
         self.steps: list[int] = []
         self.records: list[dict[str, float]] = []
         self.optimizer = optimizer
+        self._columns: dict[str, array] = {}  # name -> one float per step, NaN if not logged
 
     def append(self, step: int, logs: dict[str, float]) -> None:
         self.steps.append(step)
         self.records.append(logs)
+        for name in logs:
+            if name not in self._columns:
+                self._columns[name] = array("d", [math.nan] * (len(self.steps) - 1))
+        for name, column in self._columns.items():
+            column.append(logs.get(name, math.nan))
 
     def keys(self) -> list[str]:
-        names: dict[str, None] = {}
-        for record in self.records:
-            names.update(dict.fromkeys(record))
-        return list(names)
+        return list(self._columns)
 
     def __getitem__(self, name: str) -> np.ndarray:
-        if name not in self.keys():
+        if name not in self._columns:
             raise KeyError(f"no log named {name!r}; logged: {', '.join(self.keys())}")
-        return np.array([r.get(name, math.nan) for r in self.records], dtype=float)
+        return np.array(self._columns[name], dtype=float)  # a copy, through the buffer
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -81,14 +85,15 @@ class History:
 
     def state_dict(self) -> dict:
         """{"steps": (T,) int64, "logs": {name: (T,) float64, NaN where not logged}}."""
-        return {"steps": torch.tensor(self.steps, dtype=torch.long),
-                "logs": {name: torch.tensor(self[name], dtype=torch.float64)
-                         for name in self.keys()}}
+        return {"steps": torch.from_numpy(np.array(self.steps, dtype=np.int64)),
+                "logs": {name: torch.from_numpy(np.array(column, dtype=np.float64))
+                         for name, column in self._columns.items()}}
 
     def load_state_dict(self, state: dict) -> None:
-        columns = {name: values.tolist() for name, values in state["logs"].items()}
         self.steps = state["steps"].tolist()
-        self.records = [{name: column[i] for name, column in columns.items()
+        self._columns = {name: array("d", values.tolist())
+                         for name, values in state["logs"].items()}
+        self.records = [{name: column[i] for name, column in self._columns.items()
                          if not math.isnan(column[i])} for i in range(len(self.steps))]
 
 

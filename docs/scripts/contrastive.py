@@ -58,8 +58,8 @@ def collapse() -> None:
            progress=False)
     for group in opt.param_groups:
         group["lr"] = 1e-3
-    es.fit(model, regime, data, steps=200, batch_size=256, optimizer=opt, seed=0,
-           progress=False, start=500)
+    es.fit(model, regime, data, steps=200, batch_size=256, optimizer=opt, seed=1,
+           progress=False)
     nll = es.metrics.nll(model, test, BOX).item()
     log_z = es.metrics.log_partition(model, BOX).item()
     print(f"NCE NLL {nll:.3f}; -c {-regime.c.item():.3f} vs grid log Z {log_z:.3f}")

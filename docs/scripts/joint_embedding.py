@@ -16,6 +16,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 import energyssl as es  # noqa: E402
+from energyssl.monitors import effective_rank, embedding_std  # noqa: E402
 from energyssl.regimes import (  # noqa: E402
     BYOL,
     BarlowTwins,
@@ -24,8 +25,6 @@ from energyssl.regimes import (  # noqa: E402
     SimSiam,
     SwAV,
     VICReg,
-    effective_rank,
-    embedding_std,
 )
 
 D, STEPS = 8, 400

@@ -3,9 +3,10 @@ the energy-based view of SSL, each turned into a measurement.
 
 Digits (section "ssl"). scikit-learn's bundled 8x8 digits (1797 images, no download; Alpaydin
 and Kaynak 1998, UCI "Optical Recognition of Handwritten Digits") are divided by 16 and split
-once, stratified per class, 70/30 (1258 train, 539 test; seed 0, whatever the run's seed). An encoder is
+once, 70/30 per class (1258 train, 539 test; seed 0, whatever the run's seed). An encoder is
 pretrained on the train images **without their labels**, each step on random views from
-:class:`~.augment.DigitAugment` (shifts of 1 px, rotations, rescaling, noise, cutout):
+:class:`~.augment.DigitAugment` (1 px shifts, rotations, rescaling, elastic distortion, noise,
+cutout):
 
     encoder = projector o backbone;  features = backbone(y);  embedding = encoder(y)
     MLP backbone: 64 -> w -> w (Linear, BatchNorm, ReLU);  projector: w -> w -> k
@@ -346,10 +347,18 @@ def budget_name(per_class: int | None) -> str:
     return "all" if per_class is None else f"{per_class}/class"
 
 
+class Score(NamedTuple):
+    """An accuracy in %: the mean over the draws, their std (None for one draw), the draws."""
+
+    mean: float
+    spread: float | None
+    values: tuple[float, ...]
+
+
 def scores(runs: list[tuple[Tensor, Tensor]], data: Digits, seed: int
-           ) -> dict[tuple[str, str], tuple[float, float | None]]:
-    """(probe or knn, budget) -> (mean %, std %) over the draws; run i goes with draw i (the
-    last run serves the remaining draws when there are fewer runs than draws)."""
+           ) -> dict[tuple[str, str], Score]:
+    """(probe or knn, budget) -> Score over the draws; run i goes with draw i (the last run
+    serves the remaining draws when there are fewer runs than draws)."""
     out = {}
     for per_class in BUDGETS:
         draws = 1 if per_class is None else DRAWS
@@ -364,8 +373,9 @@ def scores(runs: list[tuple[Tensor, Tensor]], data: Digits, seed: int
                                               k=10))
         for metric, v in values.items():
             v = 100 * np.asarray(v)
-            out[(metric, budget_name(per_class))] = (float(v.mean()),
-                                                     float(v.std(ddof=1)) if len(v) > 1 else None)
+            out[(metric, budget_name(per_class))] = Score(
+                float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else None,
+                tuple(float(x) for x in v))
     return out
 
 
@@ -413,7 +423,7 @@ def measure(name: str, data: Digits, hyper: Hyper, settings: Settings) -> Measur
 def score_rows(m: Measured, section: str, table_suffix: str, seed: int) -> list[dict]:
     """The probe, kNN and monitor rows of one measurement."""
     out = []
-    for (metric, budget), (value, spread) in m.scores.items():
+    for (metric, budget), (value, spread, _) in m.scores.items():
         out.append(row(section, TABLES[metric] + table_suffix, m.label, budget, value,
                        spread=spread, unit="%", better="higher", config=m.config, seed=seed,
                        wall_s=m.wall_s))
@@ -531,7 +541,7 @@ def figure_probe(results: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     key = ("probe", budget_name(10))
-    items = [(f"{m.label}" + ("" if enc == "mlp" else f" [{enc}]"), *m.scores[key])
+    items = [(f"{m.label}" + ("" if enc == "mlp" else f" [{enc}]"), *m.scores[key][:2])
              for (enc, _), m in results.items()]
     fig, ax = plt.subplots(figsize=(7, 0.32 * len(items) + 1.2))
     labels = [i[0] for i in items]
@@ -565,14 +575,15 @@ class Claim(NamedTuple):
 TEN = budget_name(10)
 
 
-def _probe10(m: Measured) -> tuple[float, float]:
-    mean, spread = m.scores[("probe", TEN)]
-    return mean, spread or 0.0
+def _probe10(m: Measured) -> Score:
+    return m.scores[("probe", TEN)]
 
 
-def _margin(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
-    """a - b and its noise sqrt(s_a^2 + s_b^2) (the draws are shared, so this is generous)."""
-    return a[0] - b[0], math.hypot(a[1], b[1])
+def _margin(a: Score, b: Score) -> tuple[float, float]:
+    """mean(a - b) over the paired draws (both were scored on the same labelled images) and
+    the std of those differences as its noise."""
+    diff = np.subtract(a.values, b.values)
+    return float(diff.mean()), float(diff.std(ddof=1)) if len(diff) > 1 else 0.0
 
 
 def _verdict(margin: float, noise: float) -> bool | None:
@@ -585,11 +596,12 @@ def _verdict(margin: float, noise: float) -> bool | None:
 
 
 def _combine(verdicts) -> bool | None:
-    """All supported: supported; all refuted: refuted; anything else: undecided."""
-    verdicts = list(verdicts)
-    if verdicts and all(v is True for v in verdicts):
+    """The verdict of a claim made of parts: supported (refuted) when some part is and no part
+    says the opposite; undecided when the parts disagree or none is decided."""
+    verdicts = set(verdicts)
+    if True in verdicts and False not in verdicts:
         return True
-    if verdicts and all(v is False for v in verdicts):
+    if False in verdicts and True not in verdicts:
         return False
     return None
 
@@ -604,7 +616,7 @@ def _table_rows(table: str, items: list[tuple[str, Measured]], settings: Setting
     out = []
     for label, m in items:
         for metric in ("probe", "knn"):
-            value, spread = m.scores[(metric, TEN)]
+            value, spread, _ = m.scores[(metric, TEN)]
             out.append(row("claims", table, label, f"{metric} {TEN}", value, spread=spread,
                            unit="%", better="higher", config=m.config, seed=settings.seed,
                            wall_s=m.wall_s))
@@ -644,7 +656,7 @@ def claim_negatives(settings: Settings) -> Claim:
     """2. Contrastive methods need many negatives: InfoNCE's probe against its batch size."""
     data = cached_digits(settings.device)
     base = settings.hyper()
-    sizes = settings.pick(tiny=(8, 32), quick=(16, 64, 256, 1024), full=(16, 64, 256, 1024))
+    sizes = settings.pick(tiny=(8, 32), quick=(16, 256, 1024), full=(16, 64, 256, 1024))
     samples = base.steps * base.batch_size                        # equal epochs for every size
     table = "claim 2: InfoNCE against the number of negatives (batch size, equal epochs)"
     rows, points = [], []
@@ -654,10 +666,10 @@ def claim_negatives(settings: Settings) -> Claim:
         _say(settings, f"claims: InfoNCE at batch {size}")
         m = measured("infonce", data, hyper, settings)
         rows += _table_rows(table, [(f"batch {size} ({size - 1} negatives)", m)], settings)
-        points.append((size, *_probe10(m), m.scores[("knn", TEN)][0]))
+        points.append((size, _probe10(m), m.scores[("knn", TEN)].mean))
     figure_negatives(points, settings.out / "claims-negatives.png")
-    gain, noise = _margin(points[-1][1:3], points[0][1:3])
-    rho = _spearman([p[0] for p in points], [p[1] for p in points])
+    gain, noise = _margin(points[-1][1], points[0][1])
+    rho = _spearman([p[0] for p in points], [p[1].mean for p in points])
     rule = "probe at the largest batch minus the smallest > 2 noise, and Spearman rho > 0"
     rows.append(row("claims", table, "gain: largest - smallest batch", f"probe {TEN}", gain,
                     spread=noise, unit="%", config={"rule": rule, "spearman": rho},
@@ -665,8 +677,9 @@ def claim_negatives(settings: Settings) -> Claim:
     verdict = _verdict(gain, noise)
     if verdict and rho <= 0:
         verdict = None
-    return Claim(rows, verdict, f"probe {points[0][1]:.1f}% at batch {points[0][0]} -> "
-                 f"{points[-1][1]:.1f}% at batch {points[-1][0]} (Spearman rho {rho:+.2f})")
+    return Claim(rows, verdict, f"probe {points[0][1].mean:.1f}% at batch {points[0][0]} -> "
+                 f"{points[-1][1].mean:.1f}% at batch {points[-1][0]} (Spearman rho "
+                 f"{rho:+.2f})")
 
 
 def _spearman(a, b) -> float:
@@ -685,9 +698,9 @@ def figure_negatives(points, path: Path) -> None:
 
     sizes = [p[0] for p in points]
     fig, ax = plt.subplots(figsize=(5, 3.4))
-    ax.errorbar(sizes, [p[1] for p in points], yerr=[p[2] for p in points], marker="o",
-                label="linear probe")
-    ax.plot(sizes, [p[3] for p in points], marker="s", label="kNN")
+    ax.errorbar(sizes, [p[1].mean for p in points], yerr=[p[1].spread or 0 for p in points],
+                marker="o", label="linear probe")
+    ax.plot(sizes, [p[2] for p in points], marker="s", label="kNN")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("batch size (negatives per anchor + 1), equal epochs")
     ax.set_ylabel("test accuracy, 10 labels/class (%)")
@@ -763,15 +776,17 @@ def claim_clustering(settings: Settings) -> Claim:
 # ---------------------------------------------------------------------------- toy-world claims
 
 def _area(model: nn.Module, world, train: Tensor, test: Tensor, resolution: int
-          ) -> tuple[float, float]:
-    """(area holding 90% of exp(-beta F) / Z_beta, beta), beta fitted by maximum likelihood on
-    the training points (es.metrics.calibrated_nll), so every energy is read at its best scale."""
+          ) -> tuple[float, float, float]:
+    """(calibrated area, beta, area at beta = 1): the areas holding 90% of exp(-beta F) / Z_beta,
+    with beta fitted by maximum likelihood on the training points (es.metrics.calibrated_nll)
+    so that every energy is read at its best scale, and of exp(-F) / Z as the model stands."""
     from .quality import Tempered
 
     model.eval()
     beta = es.metrics.calibrated_nll(model, test, world.box, train, resolution=resolution).beta
     area = es.metrics.low_energy_area(Tempered(model, beta), world.box, 0.9, resolution)
-    return float(area), beta
+    natural = es.metrics.low_energy_area(model, world.box, 0.9, resolution)
+    return float(area), beta, float(natural)
 
 
 def _volume_models(steps: int):
@@ -797,11 +812,11 @@ def claim_volume(settings: Settings) -> Claim:
     """6. The low-energy area of each regularised model falls as its regulariser grows; the
     naive energy loss has no such limit."""
     worlds = settings.pick(quick=("8gaussians",), full=("8gaussians", "rings"))
-    steps = settings.pick(tiny=16, quick=400, full=2000)
+    steps = settings.pick(tiny=16, quick=300, full=2000)
     resolution = settings.pick(tiny=48, quick=128, full=256)
     rows, parts, verdicts = [], [], []
     for world_name in worlds:
-        table = f"claim 6: area holding 90% of the calibrated Gibbs density ({world_name})"
+        table = f"claim 6: area holding 90% of the Gibbs density, beta calibrated ({world_name})"
         world = es.datasets.get(world_name)
         train = es.datasets.make(world_name, 4000, seed=settings.seed, device=settings.device)
         test = es.datasets.make(world_name, 4000, seed=settings.seed + 1, device=settings.device)
@@ -818,10 +833,11 @@ def claim_volume(settings: Settings) -> Claim:
                 model = build().to(settings.device)
                 es.fit(model, regime(), train, seed=settings.seed, progress=False,
                        device=settings.device, **fit)
-                area, beta = _area(model, world, train, test, resolution)
+                area, beta, natural = _area(model, world, train, test, resolution)
                 areas.append(area)
                 config = {**common, "model": family, knob: value, **fit, "beta": beta}
-                for metric, v in (("area", area), ("area / true area", area / truth)):
+                for metric, v in (("area", area), ("area / true area", area / truth),
+                                  ("area at beta = 1", natural)):
                     rows.append(row("claims", table, f"{family}, {knob} = {value:g}", metric, v,
                                     config=config, seed=settings.seed,
                                     wall_s=time.perf_counter() - started))
@@ -858,6 +874,23 @@ def _soft_kmeans_nll(model, train: Tensor, test: Tensor) -> float:
     return nll(test, best.x)
 
 
+def _kmeans(train: Tensor, k: int, *, restarts: int, iters: int, seed: int):
+    """The lowest-inertia of ``restarts`` k-means fits (k-means++ then Lloyd on all of train)."""
+    best, best_inertia = None, math.inf
+    for r in range(restarts):
+        model = es.energies.KMeans(k, dim=train.shape[1]).to(train.device)
+        if hasattr(model, "fit_lloyd"):
+            model.fit_lloyd(train, iters=iters, seed=seed + r)
+        else:
+            es.fit(model, es.regimes.Lloyd(), train, steps=iters, batch_size=len(train),
+                   seed=seed + r, progress=False)
+        with torch.no_grad():
+            inertia = float(model(train).mean())
+        if inertia < best_inertia:
+            best, best_inertia = model, inertia
+    return best
+
+
 def claim_kmeans_dimension(settings: Settings) -> Claim:
     """7. k-means does poorly in high dimension: NLL gap to the truth of soft k-means and of an
     NCE-trained MLP energy on worlds with exact density, as d grows."""
@@ -867,8 +900,8 @@ def claim_kmeans_dimension(settings: Settings) -> Claim:
     dims = settings.pick(tiny=(2, 4), quick=(2, 8, 32), full=(2, 4, 8, 16, 32))
     families = settings.pick(tiny=("gaussians",), quick=("gaussians", "shell"),
                              full=("gaussians", "shell"))
-    n = settings.pick(tiny=500, quick=5000, full=20_000)
-    steps = settings.pick(tiny=20, quick=1000, full=3000)
+    n = settings.pick(tiny=500, quick=4000, full=20_000)
+    steps = settings.pick(tiny=20, quick=600, full=3000)
     rows, parts, wins = [], [], []
     for family in families:
         gaps = {}
@@ -882,11 +915,9 @@ def claim_kmeans_dimension(settings: Settings) -> Claim:
             test = es.datasets.make(name, n, seed=settings.seed + 1, device=settings.device)
             true_nll = float(-world.log_prob(test).double().mean())
             started = time.perf_counter()
-            kmeans = es.energies.KMeans(8, dim=d).to(settings.device)
-            torch.manual_seed(settings.seed)
-            es.fit(kmeans, es.regimes.Lloyd(), train, steps=settings.pick(tiny=5, quick=30,
-                                                                        full=100),
-                   batch_size=n, seed=settings.seed, progress=False, device=settings.device)
+            kmeans = _kmeans(train, 8, restarts=3, iters=settings.pick(tiny=5, quick=50,
+                                                                      full=100),
+                             seed=settings.seed)
             km_gap = _soft_kmeans_nll(kmeans, train, test) - true_nll
             km_s = time.perf_counter() - started
             started = time.perf_counter()
@@ -896,19 +927,21 @@ def claim_kmeans_dimension(settings: Settings) -> Claim:
                    progress=False, device=settings.device)
             mlp.eval()
             torch.manual_seed(settings.seed)
+            ais = {} if d == 2 else {"n_chains": 256, "n_temperatures": settings.pick(
+                tiny=32, quick=128, full=512)}
             estimate = es.metrics.nll(mlp, test, world.box if d == 2 else None,
                                       resolution=settings.pick(tiny=64, quick=128, full=256),
-                                      return_estimate=True)
+                                      return_estimate=True, **ais)
             nce_gap = float(estimate.value) - true_nll
             nce_s = time.perf_counter() - started
             spread = None if estimate.stderr is None else float(estimate.stderr)
             common = {"world": name, "n_train": n, "true_nll": true_nll}
             rows.append(row("claims", table, f"{family}: soft k-means (k = 8, exact Z)",
                             f"d = {d}", km_gap, unit="nats", better="lower",
-                            config={**common, "lloyd": True}, seed=settings.seed, wall_s=km_s))
+                            config={**common, "restarts": 3}, seed=settings.seed, wall_s=km_s))
             rows.append(row("claims", table, f"{family}: NCE MLP energy", f"d = {d}", nce_gap,
                             spread=spread, unit="nats", better="lower",
-                            config={**common, "steps": steps, "log_z": estimate.method},
+                            config={**common, "steps": steps, "log_z": estimate.method, **ais},
                             seed=settings.seed, wall_s=nce_s))
             gaps[d] = (km_gap, nce_gap)
         # per dimension, how much worse k-means is than the energy; the claim: this grows with d

@@ -24,6 +24,8 @@ class EllipseDecoder(nn.Module):
         self.w = nn.Parameter(torch.as_tensor(radii, dtype=torch.float32).clone())
         if self.w.shape != (2,):
             raise ValueError(f"radii must be two numbers, got {radii!r}")
+        if not bool(torch.isfinite(self.w).all() and (self.w > 0).all()):
+            raise ValueError(f"radii must be positive and finite, got {radii!r}")
         self.f = None if x_dim is None else nn.Sequential(
             nn.Linear(x_dim, hidden), nn.SiLU(), nn.Linear(hidden, 2), nn.Softplus())
 

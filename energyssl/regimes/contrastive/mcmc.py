@@ -62,7 +62,7 @@ class ContrastiveDivergence(Regime):
     Logs: loss, energy_data, energy_neg.
     """
 
-    def __init__(self, steps: int = 20, init="noise", box=None, sampler=langevin,
+    def __init__(self, steps: int = 20, init="noise", *, box=None, sampler=langevin,
                  sampler_kwargs: dict | None = None, alpha: float = 0.0):
         super().__init__()
         self.steps = _checks.integer(steps, "steps")
