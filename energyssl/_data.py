@@ -71,6 +71,8 @@ class Memory:
             self.x = _tensor(data[0], "data x", dtype, device)
             self.y = _tensor(data[1], "data y", dtype, device)
             _checks.same_batch(self.x, self.y, "data x", "data y")
+        width = self.y[0].numel() + (0 if self.x is None else self.x[0].numel())
+        _checks.memory("batch_size", batch_size * width, dtype)
         self.batch_size = batch_size
         self.steps_per_epoch = max(1, self.y.shape[0] // batch_size)
 

@@ -105,6 +105,7 @@ def grid(low, high, n: int) -> Enumerate:
     over the points is the midpoint rule for (1/|Z|) ∫ dz.
     """
     n = _checks.integer(n, "n", minimum=1)
+    _checks.memory("n", n * n, torch.float32)
     lows = torch.as_tensor(low, dtype=torch.float32).reshape(-1)
     highs = torch.as_tensor(high, dtype=torch.float32).reshape(-1)
     if lows.shape != highs.shape or lows.numel() not in (1, 2):

@@ -196,6 +196,18 @@ def test_views_hands_the_regime_two_fresh_views():
 
 # ---------------------------------------------------------------- smoke run
 
+@pytest.mark.parametrize("encoder", ["mlp", "cnn"])
+def test_pretraining_gives_finite_features_of_the_backbone_width(data, encoder):
+    hyper = ssl.Hyper(encoder=encoder, width=16, embed_dim=8, steps=3, batch_size=16)
+    out = ssl.pretrain("byol", data, hyper, seed=0)
+    (train, test), (z_train, z_test) = out.features, out.embeddings
+    assert train.shape == (1258, 16) and test.shape == (539, 16)
+    assert z_train.shape == (1258, 8) and z_test.shape == (539, 8)
+    assert torch.isfinite(train).all() and torch.isfinite(z_test).all()
+    assert ssl.pretrain("byol", data, hyper, seed=0) is out          # cached per recipe
+
+
+
 def _check_rows(rows, sections):
     assert rows
     for r in rows:

@@ -38,6 +38,8 @@ class Gaussian(Energy):
         cov = torch.eye(dim) if cov is None else _checks.tensor(cov, "cov", dim=dim)
         if cov.shape != (dim, dim):
             raise ValueError(f"cov must have shape ({dim}, {dim}), got {tuple(cov.shape)}")
+        if not torch.allclose(cov, cov.T):
+            raise ValueError("cov must be symmetric positive definite; it is not symmetric")
         try:
             factor = torch.linalg.cholesky(torch.linalg.inv(cov.double()))
         except torch.linalg.LinAlgError:

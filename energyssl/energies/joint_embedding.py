@@ -45,6 +45,9 @@ class JointEmbedding(Energy):
                  y_encoder: nn.Module | None = None, distance: str = "sq"):
         super().__init__(dim, dim if x_dim is None else x_dim)
         self.distance = _checks.choice(distance, "distance", DISTANCES)
+        for name, part in (("encoder", encoder), ("y_encoder", y_encoder)):
+            if part is not None and not isinstance(part, nn.Module):
+                raise TypeError(f"{name} must be an nn.Module, got {type(part).__name__}")
         self.encoder = encoder
         self.y_encoder = y_encoder
 

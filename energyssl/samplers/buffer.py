@@ -45,6 +45,7 @@ class ReplayBuffer(nn.Module):
         if len(self.box) != dim:
             raise ValueError(f"box must have {dim} (low, high) pairs, got {len(self.box)}")
         self.size = _checks.integer(size, "size")
+        _checks.memory("size", self.size * dim, torch.float32)
         self.reinit = _checks.positive(reinit, "reinit", allow_zero=True)
         if self.reinit > 1:
             raise ValueError(f"reinit must lie in [0, 1], got {self.reinit}")

@@ -86,6 +86,7 @@ class BYOL(JointEmbeddingRegime):
         self.tau = tau
         self.total_steps = (None if total_steps is None
                             else _checks.integer(total_steps, "total_steps"))
+        self.embed_dim = _checks.integer(embed_dim, "embed_dim")
         self.predictor = predictor(embed_dim, 16 * embed_dim if hidden is None else hidden)
         self.target = copy.deepcopy(model).requires_grad_(False)
 
@@ -99,7 +100,7 @@ class BYOL(JointEmbeddingRegime):
     def forward(self, model, y, x=None):
         check_model(model)
         first, second = self.views(y, x)
-        a, b = model.embed_x(first), model.embed_y(second)
+        a, b = self.widths(model.embed_x(first), model.embed_y(second))
         with torch.no_grad():
             target_a, target_b = self.target.embed_x(first), self.target.embed_y(second)
         loss = (regression_loss(self.predictor(a), target_b)

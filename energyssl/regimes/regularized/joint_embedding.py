@@ -55,10 +55,13 @@ class JointEmbeddingRegime(Regime):
             makes two views of plain data y.
         rank_every: recompute the effective rank every this many steps (1 = every step).
 
-    ``min_batch`` (class attribute) is the smallest batch the regime's statistics accept.
+    ``min_batch`` (class attribute) is the smallest batch the regime's statistics accept;
+    ``embed_dim`` (None, or set by regimes whose heads have a fixed width) is checked against
+    the width of the model's embeddings.
     """
 
     min_batch = 2
+    embed_dim: int | None = None
 
     def __init__(self, augment: Callable[[Tensor], Tensor] | None = None, rank_every: int = 25):
         super().__init__()
@@ -97,7 +100,17 @@ class JointEmbeddingRegime(Regime):
         """(a, b) = (model.embed_x(view_1), model.embed_y(view_2)), each (B, k)."""
         check_model(model)
         first, second = self.views(y, x)
-        return model.embed_x(first), model.embed_y(second)
+        return self.widths(model.embed_x(first), model.embed_y(second))
+
+    def widths(self, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+        """Check that the two embeddings have one width, and that it is ``embed_dim``."""
+        if a.ndim != 2 or a.shape != b.shape:
+            raise ValueError(f"the model's two encoders must give embeddings of one shape (B, k), "
+                             f"got embed_x {tuple(a.shape)} and embed_y {tuple(b.shape)}")
+        if self.embed_dim is not None and a.shape[1] != self.embed_dim:
+            raise ValueError(f"{type(self).__name__} was built with embed_dim={self.embed_dim}, "
+                             f"but the model's encoder gives embeddings of width {a.shape[1]}")
+        return a, b
 
     def monitor(self, z: Tensor) -> dict[str, Tensor]:
         """The collapse logs of embeddings z: detached 0-dim tensors."""

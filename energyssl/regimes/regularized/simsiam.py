@@ -54,7 +54,7 @@ class SimSiam(JointEmbeddingRegime):
     def __init__(self, embed_dim: int, hidden: int | None = None, augment=None,
                  rank_every: int = 25):
         super().__init__(augment, rank_every)
-        embed_dim = _checks.integer(embed_dim, "embed_dim")
+        self.embed_dim = embed_dim = _checks.integer(embed_dim, "embed_dim")
         self.predictor = predictor(embed_dim, max(embed_dim // 4, 1) if hidden is None else hidden)
 
     def forward(self, model, y, x=None):

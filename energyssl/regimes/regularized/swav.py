@@ -74,7 +74,7 @@ class SwAV(JointEmbeddingRegime):
                  augment=None, rank_every: int = 25):
         super().__init__(augment, rank_every)
         self.gather = _checks.flag(gather, "gather")
-        embed_dim = _checks.integer(embed_dim, "embed_dim")
+        self.embed_dim = embed_dim = _checks.integer(embed_dim, "embed_dim")
         n_prototypes = _checks.integer(n_prototypes, "n_prototypes")
         self.temperature = _checks.positive(temperature, "temperature")
         self.epsilon = _checks.positive(epsilon, "epsilon")
