@@ -8,7 +8,7 @@ exact densities (:mod:`energyssl.datasets`) make the exact metrics of
 
 import importlib
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Imported on first use (PEP 562), so that `energyssl --help` does not pay for torch.
 _MODULES = ("datasets", "distributed", "energies", "functional", "latents", "metrics", "monitors",

@@ -190,6 +190,10 @@ def mochi(query: Tensor, hard: Tensor, n_mix: int, n_query: int) -> Tensor:
     """
     _checks.tensor(query, "query")
     _checks.tensor(hard, "hard", ndim=3, dim=query.shape[1])
+    n_mix = _checks.integer(n_mix, "n_mix", minimum=0)
+    n_query = _checks.integer(n_query, "n_query", minimum=0)
+    if n_mix + n_query == 0:
+        raise ValueError("mochi needs n_mix + n_query >= 1 synthetic negatives, got 0")
     if hard.shape[0] != query.shape[0]:
         raise ValueError(f"hard must have shape ({query.shape[0]}, N, {query.shape[1]}), "
                          f"got {tuple(hard.shape)}")

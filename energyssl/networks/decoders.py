@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import _checks
 from .mlp import mlp
 
 
@@ -40,6 +41,7 @@ class MLPDecoder(nn.Module):
     def __init__(self, latent_dim: int, dim: int = 2, x_dim: int | None = None,
                  hidden: int = 64, depth: int = 2):
         super().__init__()
+        latent_dim = _checks.integer(latent_dim, "latent_dim")
         self.net = mlp(latent_dim + (x_dim or 0), hidden, depth, dim)
 
     def forward(self, z, x=None):

@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from .. import _box, _checks
@@ -56,6 +57,7 @@ def sample(energy, n: int | None = None, *, sampler=langevin, steps: int = 60,
                         f"energyssl.samplers.langevin, got {type(sampler).__name__}")
     if n is not None:
         n = _checks.integer(n, "n")
+        _checks.memory("n", n * (len(box) if box is not None else 1), torch.float32)
     elif x is not None:
         n = _checks.tensor(x, "x").shape[0]
     if init is None:

@@ -226,6 +226,7 @@ class NegativeLogLikelihood(Regime):
         self.beta = _checks.positive(beta, "beta")
         self.estimate = _checks.choice(estimate, "estimate", ESTIMATES)
         self.points = _checks.integer(points, "points")
+        _checks.memory("points", self.points * len(self.box), torch.float32)
         if estimate == "grid":
             if len(self.box) != 2:
                 raise ValueError(f"estimate='grid' needs a 2-D box, got {len(self.box)} axes; "
