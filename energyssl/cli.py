@@ -20,21 +20,13 @@ import sys
 import time
 from pathlib import Path
 
+from . import __version__  # the package's __init__ imports nothing heavy
+
 # The unconditional worlds of energyssl.datasets (tests/test_cli.py checks the list against
 # es.datasets); the demo and the benchmark score a density p(y), so the conditional horn,
 # p(y | x), is not offered.
 WORLDS = ("2spirals", "8gaussians", "checkerboard", "circles", "ellipse", "moons", "pinwheel",
           "rings", "swissroll")
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("energyssl")
-    except PackageNotFoundError:
-        from . import __version__
-        return __version__
 
 
 class _Parser(argparse.ArgumentParser):
@@ -87,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Energy-based self-supervised learning toolkit. 'energyssl demo' trains a "
                     "model on a toy world and plots it; 'energyssl bench' runs the benchmark "
                     "suite.")
-    parser.add_argument("--version", action="version", version=f"energyssl {_version()}")
+    parser.add_argument("--version", action="version", version=f"energyssl {__version__}")
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="{demo,worlds,bench}",

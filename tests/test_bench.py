@@ -196,8 +196,13 @@ def test_speed_parses_each_script_s_ratio_lines():
     assert speed.parse("kmeans", kmeans) == [
         ("100000 points, dim 2, k 64, 20 iterations from the same init", 0.67,
          "speed-up over the faster peer", "higher", "x")]
-    assert speed.parse("fit", "fit against a hand-written loop: ratio 1.04x\n") == [
-        ("fit against a hand-written loop", 1.04, "ratio", None, "x")]
+    fit = ("loop                          best ms/step    median  best ratio  median ratio\n"
+           "hand-written loop                   11.381    12.035       1.000         1.000   0.0\n"
+           "fit                              10.727    11.737       0.943         0.975 -298.0\n")
+    assert speed.parse("fit", fit) == [
+        ("fit", 0.975, "median ratio to a hand-written loop", "lower", "x")]
+    assert speed.parse("new", "new kernel against torch: ratio 1.04x\n") == [
+        ("new kernel against torch", 1.04, "ratio", None, "x")]
 
 
 def test_every_registry_row_has_a_documented_factory():

@@ -8,7 +8,8 @@
 * ``collapse.png`` — on 8gaussians, the models that collapse beside the same models fixed:
   the MLP trained by the naive energy loss beside NCE (negatives), and the autoencoder with
   no corruption (an unregularised code) beside the denoising one (a regulariser). Each panel
-  is ``es.plot.landscape`` with its area holding 90% of the calibrated Gibbs mass.
+  is ``es.plot.landscape`` with the calibrated NLL gap, the area holding 90% of the
+  calibrated Gibbs mass and the data's rank among uniform points of the box (:func:`data_rank`).
   (LeCun et al. 2006, "A Tutorial on Energy-Based Learning", section 2.2.1; LeCun and
   Canziani 2021, NYU Deep Learning, "regularized latent-variable EBMs".)
 """
@@ -96,6 +97,18 @@ def _calibrated(model, world, train, test, resolution):
     return gap, float(es.metrics.low_energy_area(density, world.box, 0.9, resolution))
 
 
+@torch.no_grad()
+def data_rank(model, world, test, seed: int) -> float:
+    """mean_i P_u[F(u) < F(y_i)], u uniform in the box: 0 when every data point sits below the
+    whole box, about 1/2 when the data is no lower than anywhere else (collapse). Unlike an
+    area it needs no temperature, so it reads the same for every energy scale."""
+    g = torch.Generator().manual_seed(seed)
+    low, high = torch.tensor(world.box, dtype=test.dtype).T
+    u = (low + (high - low) * torch.rand(4096, 2, generator=g, dtype=test.dtype)).to(test)
+    f_data, f_box = model(test[:1000]), model(u)
+    return float((f_box[None, :] < f_data[:, None]).double().mean())
+
+
 COLLAPSE = (  # (row label, model factory, regime factory, learning rate)
     ("MLP, energy loss (collapses)", lambda: es.energies.MLP(dim=2), es.regimes.EnergyLoss,
      1e-3),
@@ -125,15 +138,18 @@ def collapse(cfg: Config) -> tuple[plt.Figure, list[dict]]:
                device=torch.device(cfg.device), progress=cfg.progress)
         model.eval()
         gap, area = _calibrated(model, world, train, test, resolution)
+        rank = data_rank(model, world, test, cfg.seed)
         wall = time.perf_counter() - started
         config = {"world": world.name, "model": type(model).__name__,
                   "regime": regime.__name__, "steps": steps, "batch_size": 256, "lr": lr}
         for metric, value, unit, better in (("calibrated NLL gap", gap, "nats", "lower"),
-                                            ("area holding 90% of the mass", area, "", None)):
+                                            ("area holding 90% of the mass", area, "", None),
+                                            ("rank of the data in the box", rank, "", None)):
             rows.append(row(SECTION, "collapse (8gaussians)", label, metric, value, unit=unit,
                             better=better, config=config, seed=cfg.seed, wall_s=wall))
         es.plot.landscape(model, box=world.box, data=train[:400].cpu(), ax=ax, resolution=100,
-                          title=f"{label}\ngap {gap:.2f} nats, 90% area {area:.1f}")
+                          title=f"{label}\ngap {gap:.2f} nats, 90% area {area:.1f}, "
+                                f"data rank {rank:.2f}")
     true_area = float(es.metrics.low_energy_area(world, world.box, 0.9, resolution))
     fig.suptitle(f"Collapse and its two cures on 8gaussians (true 90% area {true_area:.1f})")
     fig.tight_layout()

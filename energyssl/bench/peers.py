@@ -29,8 +29,8 @@ from torch import nn
 
 import energyssl as es
 
-PEER_STEPS = {"tiny": 20, "quick": 600, "full": 3000}
-CD_STEPS = {"tiny": 20, "quick": 300, "full": 3000}
+PEER_STEPS = {"tiny": 20, "quick": 300, "full": 3000}
+CD_STEPS = {"tiny": 20, "quick": 200, "full": 3000}
 
 
 class Net(nn.Module):
@@ -114,7 +114,8 @@ def torchebm_cd(world, data, cfg):
     model = _torchebm_model(net)
     sampler = LangevinDynamics(model, step_size=0.005, noise_scale=1.0, device=cfg.device)
     loss = ContrastiveDivergence(model, sampler, k_steps=10, persistent=True,
-                                 buffer_size=8192, device=cfg.device)
+                                 buffer_size=cfg.pick(tiny=256, quick=1024, full=8192),
+                                 device=cfg.device)
     return _torchebm_loop(loss, net, data, CD_STEPS[cfg.mode], 256, 3e-3)
 
 

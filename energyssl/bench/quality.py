@@ -43,7 +43,7 @@ from .config import Config
 from .results import row
 
 SECTION = "quality"
-NCE_STEPS = {"tiny": 30, "quick": 500, "full": 3000}
+NCE_STEPS = {"tiny": 30, "quick": 300, "full": 3000}
 
 
 class Setup(NamedTuple):
@@ -112,7 +112,7 @@ def nce(world, data, cfg):
 def nce_uniform(world, data, cfg):
     """NCE against the uniform density on the world's box (ratio 4: the box is mostly empty)."""
     return Setup(_mlp(), es.regimes.NCE(noise=noises.Uniform(world.box), ratio=4.0),
-                 {"steps": NCE_STEPS[cfg.mode], "batch_size": 512})
+                 {"steps": NCE_STEPS[cfg.mode], "batch_size": cfg.pick(quick=256, full=512)})
 
 
 def nll_grid(world, data, cfg):
@@ -120,7 +120,7 @@ def nll_grid(world, data, cfg):
     in --quick)."""
     side = cfg.pick(tiny=16, quick=32, full=64)
     return Setup(_mlp(), es.regimes.NegativeLogLikelihood(world.box, points=side * side),
-                 {"steps": _steps(cfg, 400, 3000), "batch_size": 512})
+                 {"steps": _steps(cfg, 300, 3000), "batch_size": 512})
 
 
 def _cd_batch(cfg):
@@ -136,7 +136,7 @@ def cd_short(world, data, cfg):
     """Short-run Langevin from uniform noise (Nijkamp et al. 2019): 20 steps, no buffer."""
     regime = es.regimes.ContrastiveDivergence(steps=20, init="noise", box=world.box,
                                               sampler_kwargs={"step_size": 0.01}, alpha=0.01)
-    return Setup(_mlp(), regime, {"steps": _steps(cfg, 200, 2000), "batch_size": _cd_batch(cfg),
+    return Setup(_mlp(), regime, {"steps": _steps(cfg, 150, 2000), "batch_size": _cd_batch(cfg),
                                   "lr": 3e-3})
 
 
@@ -144,7 +144,7 @@ def cd_persistent(world, data, cfg):
     """Persistent contrastive divergence (Tieleman 2008): 10 Langevin steps from a buffer."""
     regime = es.regimes.ContrastiveDivergence(steps=10, init=_buffer(world, cfg),
                                               sampler_kwargs={"step_size": 0.01}, alpha=0.01)
-    return Setup(_mlp(), regime, {"steps": _steps(cfg, 300, 3000), "batch_size": _cd_batch(cfg),
+    return Setup(_mlp(), regime, {"steps": _steps(cfg, 200, 3000), "batch_size": _cd_batch(cfg),
                                   "lr": 3e-3})
 
 
@@ -153,7 +153,7 @@ def cd_hmc(world, data, cfg):
     regime = es.regimes.ContrastiveDivergence(
         steps=3, init=_buffer(world, cfg), sampler=es.samplers.hmc,
         sampler_kwargs={"step_size": 0.1, "leapfrog": 3}, alpha=0.01)
-    return Setup(_mlp(), regime, {"steps": _steps(cfg, 300, 3000), "batch_size": _cd_batch(cfg),
+    return Setup(_mlp(), regime, {"steps": _steps(cfg, 200, 3000), "batch_size": _cd_batch(cfg),
                                   "lr": 3e-3})
 
 
@@ -162,7 +162,7 @@ def hinge(world, data, cfg):
     outside radius 0.5."""
     search = GridSearch(world.box, resolution=cfg.pick(tiny=12, quick=24, full=32))
     return Setup(_mlp(), es.regimes.Hinge(margin=1.0, search=search, epsilon=0.5),
-                 {"steps": _steps(cfg, 300, 2000), "batch_size": cfg.pick(quick=64, full=256)},
+                 {"steps": _steps(cfg, 200, 2000), "batch_size": cfg.pick(quick=64, full=256)},
                  score="calibrated")
 
 
@@ -177,7 +177,7 @@ def vae(world, data, cfg):
     """The VAE's negative ELBO (2-D latent, learned observation std), scored calibrated."""
     model = es.energies.VAE(2, latent_dim=2, hidden=64, kl_weight=1.0)
     return Setup(model, es.regimes.EnergyLoss(),
-                 {"steps": _steps(cfg, 600, 3000), "batch_size": 512, "lr": 3e-3},
+                 {"steps": _steps(cfg, 400, 3000), "batch_size": 512, "lr": 3e-3},
                  score="calibrated", samples=False)
 
 
@@ -186,26 +186,26 @@ def dae(world, data, cfg):
     model = es.energies.DenoisingAutoencoder(2, corruption="noise", sigma=0.5, hidden=64,
                                              code_dim=16)
     return Setup(model, es.regimes.EnergyLoss(),
-                 {"steps": _steps(cfg, 600, 3000), "batch_size": 512, "lr": 3e-3},
+                 {"steps": _steps(cfg, 400, 3000), "batch_size": 512, "lr": 3e-3},
                  score="calibrated", samples=False)
 
 
 def score_matching(world, data, cfg):
     """Score matching (Hyvärinen 2005), exact Hessian trace, on the default MLP."""
     return Setup(_mlp(), es.regimes.ScoreMatching(),
-                 {"steps": _steps(cfg, 400, 3000), "batch_size": 512})
+                 {"steps": _steps(cfg, 300, 3000), "batch_size": 512})
 
 
 def sliced_score_matching(world, data, cfg):
     """Sliced score matching (Song et al. 2019), one projection, on the default MLP."""
     return Setup(_mlp(), es.regimes.SlicedScoreMatching(),
-                 {"steps": _steps(cfg, 400, 3000), "batch_size": 512})
+                 {"steps": _steps(cfg, 300, 3000), "batch_size": 512})
 
 
 def denoising_score_matching(world, data, cfg):
     """Denoising score matching (Vincent 2011), sigma = 0.1, on the default MLP."""
     return Setup(_mlp(), es.regimes.DenoisingScoreMatching(sigma=0.1),
-                 {"steps": _steps(cfg, 400, 3000), "batch_size": 512})
+                 {"steps": _steps(cfg, 300, 3000), "batch_size": 512})
 
 
 def gaussian_mixture(world, data, cfg):
@@ -231,7 +231,7 @@ def contractive(world, data, cfg):
     """Contractive autoencoder (Rifai et al. 2011), Jacobian penalty 0.1, scored calibrated."""
     return Setup(es.energies.ContractiveAutoencoder(dim=2, code_dim=16),
                  es.regimes.Penalized(lam=0.1),
-                 {"steps": _steps(cfg, 600, 3000), "batch_size": 512, "lr": 3e-3},
+                 {"steps": _steps(cfg, 400, 3000), "batch_size": 512, "lr": 3e-3},
                  score="calibrated", samples=False)
 
 
@@ -350,9 +350,9 @@ def score(density, world, train: Tensor, test: Tensor, cfg: Config, *, samples: 
     if world.name == "8gaussians":
         out["modes"] = (mode_coverage(density, world, resolution), None)
     if samples:
-        chains = cfg.pick(tiny=128, quick=500, full=2000)
+        chains = cfg.pick(tiny=128, quick=300, full=2000)
         torch.manual_seed(seed)
-        drawn = es.samplers.sample(density, chains, steps=cfg.pick(tiny=20, quick=200,
+        drawn = es.samplers.sample(density, chains, steps=cfg.pick(tiny=20, quick=100,
                                                                    full=500),
                                    step_size=0.01, box=box).detach()
         reference = test[:chains].to(drawn)

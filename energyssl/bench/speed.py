@@ -9,6 +9,7 @@ process (``--quick`` unless the run is ``--full``), keeps its whole report in
     langevin  "<energy>  <fwd+bwd ms>  <step ms>  <ratio>"   -> ratio to a bare fwd + bwd
     kmeans    "ours against the faster peer: <r>x"            -> speed-up over the faster peer
     fista     "<solver> <s> s ... speed-up vs sklearn <r>x"   -> speed-up over scikit-learn
+    fit       "<loop> <best ms> <median ms> <best> <median> <us>" -> median ratio to the loop
     any       "<label> ... ratio <r>" or "<label> ... <r>x"   -> the ratio as printed
 
 and a ``wall time`` row per script. The scripts live in the source tree, not in the installed
@@ -42,6 +43,10 @@ _PATTERNS = {
     "fista": [(re.compile(r"^\s*(fista .*?)\s+([\d.]+) s .*speed-up vs sklearn\s+([\d.]+)x"),
                lambda m: (m[1].strip(), float(m[3]), "speed-up over scikit-learn", "higher",
                           "x"))],
+    "fit": [(re.compile(r"^(fit.*?)\s{2,}([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+"
+                        r"(-?[\d.]+)\s*$"),
+             lambda m: (m[1].strip(), float(m[5]), "median ratio to a hand-written loop",
+                        "lower", "x"))],
 }
 _GENERIC = [(re.compile(r"^\s*(.+?)\s*[:=]?\s+ratio\s*[:=]?\s*([\d.]+)\s*x?\s*$", re.I),
              lambda m: (m[1].strip(), float(m[2]), "ratio", None, "x"))]
