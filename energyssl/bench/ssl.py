@@ -563,7 +563,7 @@ def figure_probe(results: dict, path: Path) -> None:
     ax.set_xlabel("linear-probe test accuracy, 10 labels per class (%)")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -601,10 +601,10 @@ def _verdict(margin: float, noise: float) -> bool | None:
 
 
 def _combine(verdicts) -> bool | None:
-    """The verdict of a claim made of parts: supported (refuted) when some part is and no part
-    says the opposite; undecided when the parts disagree or none is decided."""
-    verdicts = set(verdicts)
-    if True in verdicts and False not in verdicts:
+    """The verdict of a claim made of parts: supported when every part is, refuted when some
+    part is refuted and none supported, else undecided."""
+    verdicts = list(verdicts)
+    if verdicts and all(v is True for v in verdicts):
         return True
     if False in verdicts and True not in verdicts:
         return False
@@ -712,7 +712,7 @@ def figure_negatives(points, path: Path) -> None:
     ax.set_title("InfoNCE on digits: more negatives?", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
 
 
