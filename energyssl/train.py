@@ -106,7 +106,8 @@ Callback = Callable[[int, nn.Module, dict[str, float]], object]
 
 def fit(model: nn.Module, regime: Regime, data, *, steps: int | None = None,
         epochs: int | None = None, batch_size: int | None = None,
-        optimizer: torch.optim.Optimizer | None = None, lr: float = 1e-3, device=None,
+        optimizer: torch.optim.Optimizer | None = None, lr: float = 5e-3,
+        schedule: str | Callable[[float], float] = "cosine", device=None,
         seed: int | None = None, callbacks: Iterable[Callback] = (), progress: bool = True,
         log_every: int = 25, checkpoint=None, checkpoint_every: int | None = None,
         resume=None, precision: str = "fp32", compile: bool = False) -> History:
@@ -126,6 +127,11 @@ def fit(model: nn.Module, regime: Regime, data, *, steps: int | None = None,
         optimizer: default ``Adam(lr)`` over the model's and the regime's trainable
             parameters; either way it is ``history.optimizer``.
         lr: learning rate of the default optimizer.
+        schedule: how every parameter group's learning rate moves over the run, as a factor
+            of its starting rate ``initial_lr``: ``"cosine"`` (the default) decays it as
+            ``(1 + cos(pi t / steps)) / 2`` (Loshchilov and Hutter 2017, "SGDR", without
+            restarts), ``"constant"`` keeps it, or a callable maps the run's progress
+            ``t / steps`` in [0, 1) to the factor. It applies to a given optimizer too.
         device: "cpu", "cuda", "cuda:1", a torch.device; default the model's device.
         seed: seeds torch's generators once at the start, making the run reproducible.
         callbacks: ``callback(step, model, logs)`` every ``log_every`` steps and at the end;
@@ -170,6 +176,7 @@ def fit(model: nn.Module, regime: Regime, data, *, steps: int | None = None,
     if optimizer is None:
         params = [p for m in (model, regime) for p in m.parameters() if p.requires_grad]
         optimizer = torch.optim.Adam(params, lr=_checks.positive(lr, "lr")) if params else None
+    factor = _schedule(schedule)
     history = History(optimizer)
     if seed is not None:
         torch.manual_seed(ranks.seed(seed))
@@ -183,6 +190,9 @@ def fit(model: nn.Module, regime: Regime, data, *, steps: int | None = None,
             raise ValueError(f"checkpoint {str(resume)!r} is at step {start}, past the run's "
                              f"length of {total} steps")
 
+    if optimizer is not None:
+        for group in optimizer.param_groups:  # a checkpoint restores it with the groups
+            group.setdefault("initial_lr", group["lr"])
     guard = _Guard(model, regime, optimizer, history, start, device)
 
     def save(done: int) -> None:
@@ -205,6 +215,8 @@ def fit(model: nn.Module, regime: Regime, data, *, steps: int | None = None,
                         raise ValueError("the regime returned a loss but nothing is trainable")
                     optimizer.zero_grad(set_to_none=True)
                     out.loss.backward()
+                    if factor is not None:
+                        _set_lr(optimizer, factor(t / total))
                     optimizer.step()
                 regime.after_step(model)
                 done = t + 1
@@ -292,7 +304,8 @@ class _Guard:
         if data:
             hint = "check the data (its loading and transforms)"
         elif stepped and self.optimizer is not None:
-            lr = self.optimizer.param_groups[0].get("lr")
+            group = self.optimizer.param_groups[0]
+            lr = group.get("initial_lr", group.get("lr"))
             hint = (f"lower the learning rate ({type(self.optimizer).__name__}, lr={lr:g}) "
                     "or check the regime")
         else:
@@ -380,6 +393,36 @@ def _dtype(model: nn.Module) -> torch.dtype:
         if t.is_floating_point():
             return t.dtype
     return torch.get_default_dtype()
+
+
+def _cosine(progress: float) -> float:
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _schedule(schedule) -> Callable[[float], float] | None:
+    """The learning-rate factor of ``fit``'s ``schedule`` argument; None for constant."""
+    if callable(schedule):
+        return schedule
+    if schedule == "cosine":
+        return _cosine
+    if schedule == "constant":
+        return None
+    if not isinstance(schedule, str):
+        raise TypeError(f"schedule must be 'cosine', 'constant' or a callable progress -> "
+                        f"factor, got {type(schedule).__name__}")
+    raise ValueError(f"schedule must be 'cosine', 'constant' or a callable progress -> factor, "
+                     f"got {schedule!r}")
+
+
+def _set_lr(optimizer: torch.optim.Optimizer, factor: float) -> None:
+    if not math.isfinite(factor) or factor < 0:
+        raise ValueError(f"schedule must return a finite factor >= 0, got {factor!r}")
+    for group in optimizer.param_groups:
+        lr = group["initial_lr"] * factor
+        if isinstance(group["lr"], Tensor):
+            group["lr"].fill_(lr)
+        else:
+            group["lr"] = lr
 
 
 def _length(steps, epochs, source) -> int:

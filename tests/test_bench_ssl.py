@@ -1,5 +1,6 @@
-"""The SSL bench (energyssl.bench.ssl): digit augmentations, the linear probe and kNN against
-scikit-learn, the fixed split and label draws, and a smoke run of one regime and one claim."""
+"""The SSL bench (energyssl.bench.ssl and .claims): digit augmentations, the linear probe and kNN
+against scikit-learn, the fixed split and label draws, and a smoke run of one regime and one
+claim."""
 
 import math
 
@@ -9,7 +10,7 @@ import torch
 
 pytest.importorskip("sklearn")
 
-from energyssl.bench import ssl  # noqa: E402
+from energyssl.bench import claims, ssl  # noqa: E402
 from energyssl.bench.augment import DigitAugment  # noqa: E402
 from energyssl.bench.probe import fit_logistic, knn_accuracy, linear_probe  # noqa: E402
 from energyssl.bench.results import KEYS, finite  # noqa: E402
@@ -218,8 +219,8 @@ def _check_rows(rows, sections):
 
 
 def test_smoke_one_regime_and_one_claim(tmp_path):
-    cfg = {"tiny": True, "seed": 0, "device": "cpu", "out": tmp_path, "only": "ssl",
-           "progress": False, "regimes": ("vicreg",)}
+    cfg = {"tiny": True, "seed": 0, "device": "cpu", "out": tmp_path, "progress": False,
+           "regimes": ("vicreg",)}
     rows = ssl.run(cfg)
     _check_rows(rows, {"ssl"})
     names = {r["name"] for r in rows}
@@ -233,7 +234,7 @@ def test_smoke_one_regime_and_one_claim(tmp_path):
     assert all(1 <= v <= 16 + 1e-6 for v in ranks)
     assert (tmp_path / "ssl-probe.png").stat().st_size > 0
 
-    rows = ssl.run({**cfg, "only": "claims", "claims": ("latent",)})
+    rows = claims.run({**cfg, "claims": ("latent",)})
     _check_rows(rows, {"claims"})
     verdict = [r for r in rows if r["table"] == "claims: verdicts"]
     assert len(verdict) == 1 and verdict[0]["value"] in (0.0, 0.5, 1.0)
@@ -244,9 +245,6 @@ def test_smoke_one_regime_and_one_claim(tmp_path):
 
 def test_unknown_names_are_rejected(tmp_path):
     with pytest.raises(ValueError, match="unknown claim"):
-        ssl.run({"tiny": True, "out": tmp_path, "only": "claims", "claims": ("nope",),
-                 "progress": False})
-    with pytest.raises(ValueError, match="only"):
-        ssl.settings_of({"only": "quality"})
+        claims.run({"tiny": True, "out": tmp_path, "claims": ("nope",), "progress": False})
     with pytest.raises(TypeError, match="Config"):
         ssl.settings_of(3)

@@ -54,9 +54,9 @@ def test_same_seed_same_run_and_the_default_optimizer_is_returned():
     other = es.fit(c, Noisy(), data, steps=20, batch_size=16, lr=1e-2, seed=4, progress=False)
     assert first.records == again.records and _equal(a, b)
     assert not np.allclose(first["loss"], other["loss"])
-    # the default Adam is handed back: continuing with it equals one longer run
+    # the default Adam is handed back, its starting rate kept as initial_lr
     assert isinstance(first.optimizer, torch.optim.Adam) and first.optimizer.state
-    assert first.optimizer.param_groups[0]["lr"] == 1e-2
+    assert first.optimizer.param_groups[0]["initial_lr"] == 1e-2
     assert {id(p) for p in first.optimizer.param_groups[0]["params"]} == \
         {id(p) for p in a.parameters()}
 
@@ -191,6 +191,47 @@ def test_bad_arguments_are_rejected():
         es.fit(model, EnergyLoss(), "data.csv", steps=1)
 
 
+class Recorder:
+    """A callback recording the optimizer's learning rate at every log."""
+
+    def __init__(self, optimizer):
+        self.optimizer, self.lrs = optimizer, {}
+
+    def __call__(self, step, model, logs):
+        self.lrs[step] = self.optimizer.param_groups[0]["lr"]
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "constant", lambda p: 1.0 - p])
+def test_the_learning_rate_follows_the_schedule_from_its_initial_rate(schedule):
+    model = _mlp()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.02)
+    record = Recorder(optimizer)
+    es.fit(model, es.regimes.NCE(), _data(), steps=40, optimizer=optimizer, schedule=schedule,
+           callbacks=[record], log_every=10, progress=False)
+    factor = {"cosine": lambda p: 0.5 * (1 + np.cos(np.pi * p)),
+              "constant": lambda p: 1.0}.get(schedule, schedule)
+    # the rate of step t - 1 (the last update before the callback at t) is 0.2 * factor
+    for step, lr in record.lrs.items():
+        assert lr == pytest.approx(0.02 * factor((step - 1) / 40), rel=1e-12)
+    assert optimizer.param_groups[0]["initial_lr"] == 0.02
+
+
+def test_cosine_decay_is_the_default_and_a_resumed_run_keeps_its_initial_rate(tmp_path):
+    run = tmp_path / "run.pt"
+    whole = es.fit(_mlp(), Noisy(), _data(), steps=20, seed=3, progress=False)
+    assert whole.optimizer.param_groups[0]["initial_lr"] == 5e-3
+    assert whole.optimizer.param_groups[0]["lr"] == pytest.approx(
+        5e-3 * 0.5 * (1 + np.cos(np.pi * 19 / 20)))
+    a = _mlp()  # interrupted at step 8 of 20: the rate there is that of a 20-step run
+    es.fit(a, Noisy(), _data(), steps=20, seed=3, checkpoint=run, progress=False, log_every=4,
+           callbacks=[lambda step, model, logs: step < 8])
+    b = _mlp()
+    es.fit(b, Noisy(), _data(), steps=20, seed=3, resume=run, progress=False)
+    c = _mlp()
+    es.fit(c, Noisy(), _data(), steps=20, seed=3, progress=False)
+    assert _equal(b, c) and not _equal(a, c)
+
+
 class Exploding(Regime):
     """Finite losses, then ``value`` at step ``at``."""
 
@@ -210,7 +251,7 @@ def test_divergence_names_the_step_restores_the_last_finite_state_and_keeps_the_
     model = _mlp()
     seen = {}
     with pytest.raises(FloatingPointError, match="step 7: loss = nan; lower the learning rate "
-                                                 r"\(Adam, lr=0.001\)") as err:
+                                                 r"\(Adam, lr=0.005\)") as err:
         es.fit(model, Exploding(), _data(), steps=20, batch_size=8, seed=0, progress=False,
                log_every=5, callbacks=[lambda t, m, logs: seen.setdefault(t, copy.deepcopy(m))])
     assert err.value.history.steps == list(range(7)) and err.value.step == 7

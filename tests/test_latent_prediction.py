@@ -41,7 +41,7 @@ def test_one_dimensional_latent_predicts_the_whole_ellipse(device):
     torch.manual_seed(0)
     model = LatentDecoder.ellipse(x_dim=1, latent=grid(0.0, 2 * math.pi, 64))
     es.fit(model, es.regimes.EnergyLoss(), data, steps=200, batch_size=64, seed=0,
-           progress=False, lr=0.1)
+           progress=False, lr=0.1, schedule="constant")
     # no collapse: points off the curve stay above almost all of the data
     assert _fraction_below(model, device) < 0.1
     # multi-modal prediction: several distinct minima per x, all on the ellipse of radii rho(x)

@@ -155,7 +155,8 @@ def test_a_short_fit_recovers_the_gaussian(regime, sigma):
     # the minimiser on Gaussian data is N(μ, C) (exact, sliced), N(μ, C + σ² I) (denoising)
     y = data(2000).float()
     model = es.energies.Gaussian(2)
-    es.fit(model, regime, y, steps=100, batch_size=500, lr=0.1, seed=0, progress=False)
+    es.fit(model, regime, y, steps=100, batch_size=500, lr=0.1, seed=0, progress=False,
+           schedule="constant")
     cov = torch.linalg.inv(model.precision.detach().double())
     want = torch.cov(y.double().T) + sigma**2 * torch.eye(2, dtype=torch.float64)
     # (minibatch noise leaves the parameters about 0.03 off; the smoothing shifts C by 0.25)

@@ -235,7 +235,8 @@ def test_lista_regression_lowers_the_code_error():
     lista = es.networks.LISTA.from_dictionary(target.dictionary, target.lam, depth=2)
     regime = es.regimes.LISTARegression(target)
     before = regime(lista, y).logs["relative"]
-    es.fit(lista, regime, y, steps=60, batch_size=128, lr=3e-3, seed=0, progress=False)
+    es.fit(lista, regime, y, steps=60, batch_size=128, lr=3e-3, seed=0, progress=False,
+           schedule="constant")
     after = regime(lista, y).logs["relative"]
     assert after < 0.5 * before
     assert target.dictionary.grad is None

@@ -14,6 +14,8 @@ and a peer that is not installed is skipped with a message (``REQUIRES``).
   that energyssl's NCE uses by default (ebmkit's own default, N(0, I), is documented for
   standardised data only), ratio 1, ``ebm.Trainer`` (Adam 1e-3);
 * ``ebmkit-dsm`` — ``ebm.DenoisingScoreMatching(sigma=0.1)`` (Vincent 2011), ``ebm.Trainer``;
+* ``ebmkit-ssm`` — ``ebm.SlicedScoreMatching`` (Song et al. 2019; one projection, the
+  variance-reduced form), ``ebm.Trainer``;
 * ``torchebm-cd`` — ``torchebm.losses.ContrastiveDivergence`` with persistent chains and its
   ``LangevinDynamics`` sampler (x <- x - eta grad E + sqrt(2 eta) xi, eta = 0.005: the same
   Langevin step as energyssl's cd-persistent), 10 steps, Adam 3e-3;
@@ -76,6 +78,13 @@ def ebmkit_dsm(world, data, cfg):
     return _ebm_trainer(ebm.DenoisingScoreMatching(sigma=0.1), data, cfg)
 
 
+def ebmkit_ssm(world, data, cfg):
+    """ebmkit SlicedScoreMatching (one projection, variance-reduced), ebm.Trainer."""
+    import ebm
+
+    return _ebm_trainer(ebm.SlicedScoreMatching(n_projections=1, vr=True), data, cfg)
+
+
 def _torchebm_model(net: nn.Module):
     from torchebm.core import BaseModel
 
@@ -131,8 +140,9 @@ def torchebm_sm(world, data, cfg):
 BASELINES = {
     "ebmkit-nce": ebmkit_nce,
     "ebmkit-dsm": ebmkit_dsm,
+    "ebmkit-ssm": ebmkit_ssm,
     "torchebm-cd": torchebm_cd,
     "torchebm-sm": torchebm_sm,
 }
-REQUIRES = {"ebmkit-nce": "ebm", "ebmkit-dsm": "ebm", "torchebm-cd": "torchebm",
-            "torchebm-sm": "torchebm"}
+REQUIRES = {"ebmkit-nce": "ebm", "ebmkit-dsm": "ebm", "ebmkit-ssm": "ebm",
+            "torchebm-cd": "torchebm", "torchebm-sm": "torchebm"}

@@ -9,14 +9,13 @@ turn with a progress bar per section (and fit's own bar per run) and writes into
   wall and CPU time;
 * ``results.md`` — the tables; ``gallery.png``, ``collapse.png``; ``speed/*.txt``.
 
-The "ssl" and "claims" sections live in :mod:`energyssl.bench.ssl`, whose ``run(cfg)``
-returns rows of the same schema; where that module is absent they are skipped with a message.
+The "ssl" and "claims" sections are :mod:`.ssl` and :mod:`.claims`; each ``run(cfg)`` returns
+rows of the same schema.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 import platform
 import sys
@@ -30,16 +29,7 @@ import energyssl as es
 from .._progress import Progress
 from . import quality, speed
 from .config import Config
-from .results import check_row, save_json, to_markdown
-
-SSL_MODULE = "energyssl.bench.ssl"
-
-
-def _ssl():
-    """J's module for the "ssl" and "claims" sections, or None where it does not exist."""
-    if importlib.util.find_spec(SSL_MODULE) is None:
-        return None
-    return importlib.import_module(SSL_MODULE)
+from .results import save_json, to_markdown
 
 
 def check_device(name: str) -> torch.device:
@@ -86,14 +76,15 @@ def _unknown(names, valid, what: str) -> None:
 
 def check(cfg: Config) -> None:
     """Validate everything a run needs before it starts (one ValueError line each)."""
+    from . import claims, ssl  # not at the top: scipy, which `energyssl demo` needs not
+
     if cfg.worlds is not None:
         _unknown(cfg.worlds, [w for w in es.datasets.names()
                               if not es.datasets.get(w).conditional], "world")
-    ssl = _ssl()
     if cfg.regimes is not None:
-        _unknown(cfg.regimes, [*quality.names(), *getattr(ssl, "REGIMES", ())], "regime")
-    if cfg.claims is not None and ssl is not None and hasattr(ssl, "CLAIMS"):
-        _unknown(cfg.claims, list(ssl.CLAIMS), "claim")
+        _unknown(cfg.regimes, [*quality.names(), *ssl.REGIMES], "regime")
+    if cfg.claims is not None:
+        _unknown(cfg.claims, list(claims.CLAIMS), "claim")
     check_device(cfg.device)
 
 
@@ -178,6 +169,8 @@ def run_quality(cfg: Config) -> list[dict]:
 
 def run(cfg: Config) -> tuple[list[dict], dict]:
     """Run the suite; write results.json and results.md into ``cfg.out``; return (rows, meta)."""
+    from . import claims, ssl
+
     check(cfg)
     check_out(cfg.out)
     info = meta(cfg)
@@ -189,17 +182,10 @@ def run(cfg: Config) -> tuple[list[dict], dict]:
             rows += run_quality(cfg)
         elif section == "speed":
             rows += speed.run(cfg)
-        elif section in ("ssl", "claims"):
-            ssl = _ssl()
-            if ssl is None:
-                print(f"{section}: skipped ({SSL_MODULE} is not in this version)",
-                      file=sys.stderr)
-                continue
-            for r in ssl.run(cfg.replace(sections=(section,))):
-                try:
-                    rows.append(check_row(r))
-                except (TypeError, ValueError) as err:
-                    raise ValueError(f"{SSL_MODULE}.run returned a bad row: {err}") from None
+        elif section == "ssl":
+            rows += ssl.run(cfg)
+        elif section == "claims":
+            rows += claims.run(cfg)
         info.setdefault("section_wall_s", {})[section] = time.perf_counter() - section_started
     info["wall_s"] = time.perf_counter() - started
     info["cpu_s"] = time.process_time() - cpu_started
