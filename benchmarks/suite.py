@@ -7,6 +7,9 @@ their ratios into results.json. Usage, from the repository root::
 
     python benchmarks/suite.py --quick      # every benchmark at small sizes, a few minutes
     python benchmarks/suite.py              # the sizes the issues name
+    python benchmarks/suite.py --quick ebm_peers scaling --out figures
+
+The benchmarks that draw a figure (``scaling``: scaling.png) write it into ``--out``.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ import sys
 import time
 from pathlib import Path
 
+from energyssl.bench.speed import FIGURES
 from energyssl.bench.speed import SCRIPTS as BENCHMARKS
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes")
+    parser.add_argument("--out", default=".", help="folder for the figures (default: here)")
     parser.add_argument("names", nargs="*", help=f"any of {', '.join(BENCHMARKS)} (default all)")
     args = parser.parse_args()
     unknown = set(args.names) - set(BENCHMARKS)
@@ -32,6 +37,8 @@ def main() -> int:
     failed = []
     for name in args.names or BENCHMARKS:
         command = [sys.executable, str(here / f"{name}.py"), *(["--quick"] if args.quick else [])]
+        if name in FIGURES:
+            command += ["--out", args.out]
         print(f"\n=== {name}: {' '.join(command[1:])}", flush=True)
         started = time.perf_counter()
         if subprocess.run(command, check=False).returncode != 0:

@@ -10,10 +10,14 @@ process (``--quick`` unless the run is ``--full``), keeps its whole report in
     kmeans    "ours against the faster peer: <r>x"            -> speed-up over the faster peer
     fista     "<solver> <s> s ... speed-up vs sklearn <r>x"   -> speed-up over scikit-learn
     fit       "<loop> <best ms> <median ms> <best> <median> <us>" -> median ratio to the loop
+    ebm_peers "<task> <peer> <ms/step> <ours/peer>"           -> time ratio to each EBM peer
+    scaling   "largest point: <curve> at <size>, ours / <peer> = <r>" -> time ratio there
     any       "<label> ... ratio <r>" or "<label> ... <r>x"   -> the ratio as printed
 
-and a ``wall time`` row per script. The scripts live in the source tree, not in the installed
-package: where ``benchmarks/`` is absent the section says so and returns no rows.
+and a ``wall time`` row per script. A script of ``FIGURES`` is also given ``--out`` the
+reports' folder and leaves its PNG there (``speed/scaling.png``). The scripts live in the
+source tree, not in the installed package: where ``benchmarks/`` is absent the section says
+so and returns no rows.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from .config import Config
 from .results import row
 
 SECTION = "speed"
-SCRIPTS = ("infonce", "langevin", "kmeans", "fista", "fit")
+SCRIPTS = ("infonce", "langevin", "kmeans", "fista", "fit", "ebm_peers", "scaling")
+FIGURES = ("scaling",)            # scripts that take --out DIR for the PNG they write
 TIMEOUT_S = 900
 
 _PATTERNS = {
@@ -47,6 +52,13 @@ _PATTERNS = {
                         r"(-?[\d.]+)\s*$"),
              lambda m: (m[1].strip(), float(m[5]), "median ratio to a hand-written loop",
                         "lower", "x"))],
+    "ebm_peers": [(re.compile(r"^(langevin|hmc|nce|cd)\s+(.+?)\s+([\d.]+)\s+([\d.]+)\s*$"),
+                   lambda m: (f"{m[1]}: ours / {m[2].strip()}", float(m[4]),
+                              "time ratio to the peer (ours / peer)", "lower", "x"))],
+    "scaling": [(re.compile(r"^\s*largest point: (.+?), ours / (.+?) = ([\d.]+)\s*$"),
+                 lambda m: (f"{m[1]}, ours / {m[2]}", float(m[3]),
+                            "time ratio to the peer at the largest size (ours / peer)",
+                            "lower", "x"))],
 }
 _GENERIC = [(re.compile(r"^\s*(.+?)\s*[:=]?\s+ratio\s*[:=]?\s*([\d.]+)\s*x?\s*$", re.I),
              lambda m: (m[1].strip(), float(m[2]), "ratio", None, "x"))]
@@ -93,6 +105,8 @@ def run(cfg: Config) -> list[dict]:
         command = [sys.executable, str(where / f"{name}.py")]
         if not cfg.full:
             command.append("--quick")
+        if name in FIGURES:
+            command += ["--out", str(reports)]
         started = time.perf_counter()
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S,
