@@ -64,6 +64,28 @@ def test_a_run_is_reproducible_from_its_seed(tmp_path):
     assert gaps(4, tmp_path / "c") != first
 
 
+def test_worker_processes_give_the_same_figures_in_the_same_order(tmp_path):
+    def figures(jobs, out):
+        cfg = Config(mode="tiny", sections=("quality", "claims"), worlds=("moons", "rings"),
+                     regimes=("nce", "gmm-8"), claims=("latent",), out=out, progress=False,
+                     jobs=jobs)
+        return [(r["section"], r["table"], r["name"], r["metric"], r["value"])
+                for r in run(cfg)[0] if "time" not in r["table"] and "wall" not in r["table"]]
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' thread count: the same arithmetic both ways
+    try:
+        here, workers = figures(1, tmp_path / "a"), figures(2, tmp_path / "b")
+    finally:
+        torch.set_num_threads(threads)
+    assert [f[:4] for f in workers] == [f[:4] for f in here] and len(here) > 8
+    assert [f[4] for f in workers] == pytest.approx([f[4] for f in here], rel=1e-9)
+    assert {f[0] for f in workers} == {"quality", "claims"}
+    assert (tmp_path / "b" / "gallery.png").stat().st_size > 0
+    with pytest.raises(ValueError, match="jobs"):
+        Config(jobs=0)
+
+
 def _rows(values, spread=None):
     return [row("quality", "NLL gap to the truth", name, "moons", value, spread=spread,
                 unit="nats", better="lower") for name, value in values.items()] + [
@@ -173,6 +195,29 @@ def test_speed_parses_each_script_s_ratio_lines():
            "fit                              10.727    11.737       0.943         0.975 -298.0\n")
     assert speed.parse("fit", fit) == [
         ("fit", 0.975, "median ratio to a hand-written loop", "lower", "x")]
+    peers = ("task      implementation                         ms/step  ours/peer\n"
+             "langevin  energyssl langevin                      13.404\n"
+             "langevin  torchebm LangevinDynamics               13.576       0.99\n"
+             "hmc       ebmkit HMC                              80.954       0.90\n"
+             "cd        (no peer installed: no ratio)\n"
+             "langevin: 4096 chains, eta 0.005 (energyssl step_size 0.01), 50 steps\n")
+    assert speed.parse("ebm_peers", peers) == [
+        ("langevin: ours / torchebm LangevinDynamics", 0.99,
+         "time ratio to the peer (ours / peer)", "lower", "x"),
+        ("hmc: ours / ebmkit HMC", 0.9, "time ratio to the peer (ours / peer)", "lower", "x")]
+    scaling = ("        N    energyssl      sklearn        faiss      ours/sklearn        "
+               "ours/faiss   inertia max rel. diff\n"
+               "  1000000    5.861e-02    9.989e-02    9.293e-02              0.59"
+               "              0.63   4.1e-06\n"
+               "  largest point: k-means against N at N=1000000, ours / sklearn = 0.59\n"
+               "  largest point: InfoNCE forward + backward against B at B=8192, "
+               "ours / plain torch = 0.60\n")
+    metric = "time ratio to the peer at the largest size (ours / peer)"
+    assert speed.parse("scaling", scaling) == [
+        ("k-means against N at N=1000000, ours / sklearn", 0.59, metric, "lower", "x"),
+        ("InfoNCE forward + backward against B at B=8192, ours / plain torch", 0.6, metric,
+         "lower", "x")]
+    assert set(speed.FIGURES) <= set(speed.SCRIPTS)
     assert speed.parse("new", "new kernel against torch: ratio 1.04x\n") == [
         ("new kernel against torch", 1.04, "ratio", None, "x")]
 

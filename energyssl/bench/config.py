@@ -36,6 +36,9 @@ class Config:
         seed: every run derives its randomness from this seed (and its own name).
         out: folder for results.json, results.md and the PNGs.
         progress: draw progress bars on stderr.
+        jobs: quality runs at once, each in its own process with its share of the threads
+            (1: one after another in this process). Results do not depend on it, up to the
+            rounding that a different thread count brings.
     """
 
     mode: str = "quick"
@@ -47,6 +50,7 @@ class Config:
     seed: int = 0
     out: Path = Path("energyssl-bench")
     progress: bool = True
+    jobs: int = 1
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -57,6 +61,8 @@ class Config:
                              f"{', '.join(self.sections) or 'none'}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if not isinstance(self.jobs, int) or isinstance(self.jobs, bool) or self.jobs < 1:
+            raise ValueError(f"jobs must be an integer >= 1, got {self.jobs!r}")
         object.__setattr__(self, "out", Path(self.out))
 
     @property

@@ -51,18 +51,29 @@ def _neg_log_q(density, box, resolution: int) -> np.ndarray:
     return image.reshape(resolution, resolution).T.double().numpy()
 
 
-def gallery(trained: dict, cfg: Config, gaps: dict) -> plt.Figure:
-    """``trained[(name, world)] = density``; ``gaps[(name, world)]`` the NLL gap in nats."""
-    names = list(dict.fromkeys(name for name, _ in trained))
-    worlds = list(dict.fromkeys(world for _, world in trained))
-    resolution = cfg.pick(tiny=32, quick=100, full=160)
+def gallery_side(cfg: Config) -> int:
+    """The side of a gallery cell's grid."""
+    return cfg.pick(tiny=32, quick=100, full=160)
+
+
+def cell(density, world_name: str, cfg: Config) -> np.ndarray:
+    """A gallery cell: -log q of a trained density on the world's grid (computed where the
+    run trained, so that only the image travels back)."""
+    return _neg_log_q(density, es.datasets.get(world_name).box, gallery_side(cfg))
+
+
+def gallery(images: dict, cfg: Config, gaps: dict) -> plt.Figure:
+    """``images[(name, world)]`` a :func:`cell`; ``gaps[(name, world)]`` the NLL gap in nats."""
+    names = list(dict.fromkeys(name for name, _ in images))
+    worlds = list(dict.fromkeys(world for _, world in images))
+    side = gallery_side(cfg)
     fig, axes = plt.subplots(len(names) + 2, len(worlds), squeeze=False,
                              figsize=(CELL * len(worlds), CELL * (len(names) + 1) + 0.6),
                              gridspec_kw={"height_ratios": [1] * (len(names) + 1) + [0.07]})
     for c, world_name in enumerate(worlds):
         world = es.datasets.get(world_name)
         box = world.box
-        truth = _neg_log_q(world, box, resolution)
+        truth = _neg_log_q(world, box, side)
         norm = Normalize(float(truth.min()), float(truth.min()) + SPAN)
         data = world_data(world_name, cfg)[0][:400].cpu().numpy()
         mesh = None
@@ -70,8 +81,8 @@ def gallery(trained: dict, cfg: Config, gaps: dict) -> plt.Figure:
             ax = axes[r, c]
             if name == "truth":
                 image, title = truth, f"{world_name}: truth"
-            elif (name, world_name) in trained:
-                image = _neg_log_q(trained[(name, world_name)], box, resolution)
+            elif (name, world_name) in images:
+                image = images[(name, world_name)]
                 title = f"{name}: gap {gaps[(name, world_name)]:.3f}"
             else:
                 ax.set_axis_off()

@@ -117,8 +117,66 @@ def _cpu_name() -> str:
     return platform.processor() or "cpu"
 
 
-def run_quality(cfg: Config) -> list[dict]:
-    """Section 1: every (row, world) pair, then the truth rows, the gallery and the collapse."""
+def quality_job(name: str, world: str, cfg: Config, threads: int | None = None):
+    """One quality run, in this process or a worker: (rows, gallery cell or None, gap or None,
+    failure message or None). Only plain data travels back from a worker."""
+    from . import figures
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        result = quality.run_one(name, world, cfg, quality.world_data(world, cfg))
+    except (AttributeError, TypeError, ValueError, RuntimeError, FloatingPointError) as err:
+        return [], None, None, f"quality: {name} on {world} failed: {type(err).__name__}: {err}"
+    if name not in quality.REGIMES:
+        return quality.rows_of(result, cfg), None, None, None
+    image = figures.cell(result.density, world, cfg)
+    return quality.rows_of(result, cfg), image, result.metrics["gap"][0], None
+
+
+def _threads(cfg: Config) -> int:
+    """Each worker's share of this process's threads."""
+    return max(1, torch.get_num_threads() // cfg.jobs)
+
+
+def _pool(cfg: Config):
+    """``cfg.jobs`` spawned worker processes, or None for one process."""
+    if cfg.jobs == 1:
+        return None
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(cfg.jobs, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _jobs(pairs, cfg: Config, bar: Progress, pool):
+    """Each pair's :func:`quality_job` result, in the order of ``pairs``: in this process, or
+    on the workers of ``pool``."""
+    if pool is None:
+        for i, (name, world) in enumerate(pairs):
+            bar.desc = f"quality: {name} on {world}"
+            bar.update(i)
+            if cfg.progress:
+                sys.stderr.write("\n")
+            yield quality_job(name, world, cfg)
+        return
+    from concurrent.futures import as_completed
+
+    quiet = cfg.replace(progress=False)
+    futures = {pool.submit(quality_job, name, world, quiet, _threads(cfg)): i
+               for i, (name, world) in enumerate(pairs)}
+    results = [None] * len(pairs)
+    for done, future in enumerate(as_completed(futures), 1):
+        results[futures[future]] = future.result()
+        name, world = pairs[futures[future]]
+        bar.desc = f"quality: {name} on {world} done"
+        bar.update(done)
+    yield from results
+
+
+def run_quality(cfg: Config, pool=None) -> list[dict]:
+    """Section 1: every (row, world) pair (on ``pool``'s workers if given), then the truth
+    rows, the gallery and the collapse."""
     from . import figures
 
     names = list(cfg.regimes) if cfg.regimes is not None else quality.default_names(cfg)
@@ -132,33 +190,23 @@ def run_quality(cfg: Config) -> list[dict]:
             runnable.append(name)
     pairs = [(name, world) for world in cfg.world_names for name in runnable]
     bar = Progress(len(pairs), desc="quality", enabled=cfg.progress)
-    rows, trained, gaps = [], {}, {}
-    data = None
-    for i, (name, world) in enumerate(pairs):
-        if data is None or data[0] != world:
-            data = (world, quality.world_data(world, cfg))
-            rows += quality.truth_rows(world, data[1][1], cfg)
-        bar.desc = f"quality: {name} on {world}"
-        bar.update(i)
-        if cfg.progress:
-            sys.stderr.write("\n")
-        try:
-            result = quality.run_one(name, world, cfg, data[1])
-        except (AttributeError, TypeError, ValueError, RuntimeError, FloatingPointError) as err:
-            print(f"quality: {name} on {world} failed: {type(err).__name__}: {err}",
-                  file=sys.stderr)
-            continue
-        rows += quality.rows_of(result, cfg)
-        if name in quality.REGIMES:
-            trained[(name, world)] = result.density
-            gaps[(name, world)] = result.metrics["gap"][0]
+    rows, images, gaps = [], {}, {}
+    for world in cfg.world_names:
+        rows += quality.truth_rows(world, quality.world_data(world, cfg)[1], cfg)
+    for (name, world), (out, image, gap, failed) in zip(pairs, _jobs(pairs, cfg, bar, pool),
+                                                         strict=True):
+        if failed:
+            print(failed, file=sys.stderr)
+        rows += out
+        if image is not None:
+            images[(name, world)], gaps[(name, world)] = image, gap
     bar.desc = "quality"
     bar.update(len(pairs))
     bar.close()
     order = {table: i for i, (table, _, _) in enumerate(quality.TABLES.values())}
     rows.sort(key=lambda r: order.get(r["table"], len(order)))  # stable: truth first
-    if trained:
-        fig = figures.gallery(trained, cfg, gaps)
+    if images:
+        fig = figures.gallery(images, cfg, gaps)
         fig.savefig(cfg.out / "gallery.png", dpi=cfg.pick(tiny=40, quick=70, full=90))
     if "8gaussians" in cfg.world_names and cfg.regimes is None:
         fig, collapse_rows = figures.collapse(cfg)
@@ -167,28 +215,61 @@ def run_quality(cfg: Config) -> list[dict]:
     return rows
 
 
-def run(cfg: Config) -> tuple[list[dict], dict]:
-    """Run the suite; write results.json and results.md into ``cfg.out``; return (rows, meta)."""
+DIGITS = ("ssl", "claims")  # the sections on scikit-learn's digits; claims reuse ssl's runs
+
+
+def digits_sections(cfg: Config, threads: int | None = None) -> dict[str, tuple[list, float]]:
+    """The ssl and claims sections of ``cfg``, one after the other in one process (claims
+    reuse the encoders ssl trained): section -> (rows, wall seconds)."""
     from . import claims, ssl
 
+    if threads is not None:
+        torch.set_num_threads(threads)
+    out = {}
+    for section, module in (("ssl", ssl), ("claims", claims)):
+        if section in cfg.sections:
+            started = time.perf_counter()
+            out[section] = (module.run(cfg), time.perf_counter() - started)
+    return out
+
+
+def run(cfg: Config) -> tuple[list[dict], dict]:
+    """Run the suite; write results.json and results.md into ``cfg.out``; return (rows, meta).
+
+    With ``cfg.jobs`` > 1 the digits sections run on one worker while the quality runs share
+    the others (and that one, once it is free); speed runs last, alone, since its ratios need
+    a quiet machine.
+    """
     check(cfg)
     check_out(cfg.out)
     info = meta(cfg)
-    started, cpu_started = time.perf_counter(), time.process_time()
+    started, cpu_started = time.perf_counter(), _cpu_time()
     rows: list[dict] = []
-    for section in cfg.sections:
+    walls = info.setdefault("section_wall_s", {})
+    pool = _pool(cfg)
+    digits = None
+    try:
+        if any(s in cfg.sections for s in DIGITS):
+            digits = (pool.submit(digits_sections, cfg.replace(progress=False), _threads(cfg))
+                      if pool is not None else None)
+        if "quality" in cfg.sections:
+            section_started = time.perf_counter()
+            rows += run_quality(cfg, pool)
+            walls["quality"] = time.perf_counter() - section_started
+        if any(s in cfg.sections for s in DIGITS):
+            for section, (section_rows, wall) in (digits.result() if digits is not None
+                                                  else digits_sections(cfg)).items():
+                rows += section_rows
+                walls[section] = wall
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    if "speed" in cfg.sections:
         section_started = time.perf_counter()
-        if section == "quality":
-            rows += run_quality(cfg)
-        elif section == "speed":
-            rows += speed.run(cfg)
-        elif section == "ssl":
-            rows += ssl.run(cfg)
-        elif section == "claims":
-            rows += claims.run(cfg)
-        info.setdefault("section_wall_s", {})[section] = time.perf_counter() - section_started
+        rows += speed.run(cfg)
+        walls["speed"] = time.perf_counter() - section_started
     info["wall_s"] = time.perf_counter() - started
-    info["cpu_s"] = time.process_time() - cpu_started
+    info["cpu_s"] = _cpu_time() - cpu_started
     save_json(cfg.out / "results.json", rows, info)
     markdown = to_markdown(rows, {k: v for k, v in info.items() if k != "config"})
     for name in speed.SCRIPTS:
@@ -197,3 +278,9 @@ def run(cfg: Config) -> tuple[list[dict], dict]:
             markdown += f"\n### benchmarks/{name}.py\n\n```\n{report.read_text().strip()}\n```\n"
     (cfg.out / "results.md").write_text(markdown)
     return rows, info
+
+
+def _cpu_time() -> float:
+    """CPU seconds of this process and of its finished children (the workers)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
