@@ -4,4 +4,5 @@ import sys
 
 from energyssl.cli import main
 
-sys.exit(main(["bench", *sys.argv[1:]]))
+if __name__ == "__main__":  # spawned bench workers import this module too
+    sys.exit(main(["bench", *sys.argv[1:]]))
