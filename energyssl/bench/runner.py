@@ -257,6 +257,8 @@ def run(cfg: Config) -> tuple[list[dict], dict]:
             rows += run_quality(cfg, pool)
             walls["quality"] = time.perf_counter() - section_started
         if any(s in cfg.sections for s in DIGITS):
+            if digits is not None and cfg.progress and not digits.done():
+                print("ssl, claims: finishing on a worker process", file=sys.stderr)
             for section, (section_rows, wall) in (digits.result() if digits is not None
                                                   else digits_sections(cfg)).items():
                 rows += section_rows
