@@ -131,7 +131,9 @@ def fit(model: nn.Module, regime: Regime, data, *, steps: int | None = None,
             of its starting rate ``initial_lr``: ``"cosine"`` (the default) decays it as
             ``(1 + cos(pi t / steps)) / 2`` (Loshchilov and Hutter 2017, "SGDR", without
             restarts), ``"constant"`` keeps it, or a callable maps the run's progress
-            ``t / steps`` in [0, 1) to the factor. It applies to a given optimizer too.
+            ``t / steps`` in [0, 1) to the factor. It applies to a given optimizer too: each
+            run starts from the rates the optimizer holds (a resumed one from its
+            checkpoint's) and hands it back at those rates.
         device: "cpu", "cuda", "cuda:1", a torch.device; default the model's device.
         seed: seeds torch's generators once at the start, making the run reproducible.
         callbacks: ``callback(step, model, logs)`` every ``log_every`` steps and at the end;
@@ -181,6 +183,9 @@ def fit(model: nn.Module, regime: Regime, data, *, steps: int | None = None,
     if seed is not None:
         torch.manual_seed(ranks.seed(seed))
     start = 0
+    if optimizer is not None:  # a run's schedule starts from the rates it is handed
+        for group in optimizer.param_groups:
+            group["initial_lr"] = group["lr"]
     if resume is not None:
         start = _checkpoint.restore(resume, model, regime, optimizer, history, source)
         model.to(device)  # state created on load (a fitted noise) arrives on the CPU
@@ -238,6 +243,8 @@ def fit(model: nn.Module, regime: Regime, data, *, steps: int | None = None,
     finally:
         bar.close()
         undo()
+        if optimizer is not None and factor is not None:
+            _set_lr(optimizer, 1.0)  # hand the optimizer back at its starting rates
     if checkpoint is not None and saved != done:
         save(done)
     return history

@@ -220,8 +220,7 @@ def test_cosine_decay_is_the_default_and_a_resumed_run_keeps_its_initial_rate(tm
     run = tmp_path / "run.pt"
     whole = es.fit(_mlp(), Noisy(), _data(), steps=20, seed=3, progress=False)
     assert whole.optimizer.param_groups[0]["initial_lr"] == 5e-3
-    assert whole.optimizer.param_groups[0]["lr"] == pytest.approx(
-        5e-3 * 0.5 * (1 + np.cos(np.pi * 19 / 20)))
+    assert whole.optimizer.param_groups[0]["lr"] == 5e-3  # handed back at its starting rate
     a = _mlp()  # interrupted at step 8 of 20: the rate there is that of a 20-step run
     es.fit(a, Noisy(), _data(), steps=20, seed=3, checkpoint=run, progress=False, log_every=4,
            callbacks=[lambda step, model, logs: step < 8])
@@ -230,6 +229,18 @@ def test_cosine_decay_is_the_default_and_a_resumed_run_keeps_its_initial_rate(tm
     c = _mlp()
     es.fit(c, Noisy(), _data(), steps=20, seed=3, progress=False)
     assert _equal(b, c) and not _equal(a, c)
+
+
+def test_a_continued_run_starts_from_the_rate_the_optimizer_holds():
+    model = _mlp()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.02)
+    es.fit(model, es.regimes.NCE(), _data(), steps=10, optimizer=optimizer, progress=False)
+    optimizer.param_groups[0]["lr"] = 0.002   # a hand-made step down between two runs
+    record = Recorder(optimizer)
+    es.fit(model, es.regimes.NCE(), _data(), steps=10, optimizer=optimizer, log_every=5,
+           callbacks=[record], progress=False)
+    assert record.lrs[5] == pytest.approx(0.002 * 0.5 * (1 + np.cos(np.pi * 4 / 10)))
+    assert optimizer.param_groups[0]["lr"] == 0.002
 
 
 class Exploding(Regime):

@@ -54,12 +54,15 @@ def collapse() -> None:
     model = es.energies.MLP(dim=2, hidden=64, depth=3)
     regime = NCE("gaussian", ratio=4.0)
     opt = torch.optim.Adam([*model.parameters(), *regime.parameters()], lr=1e-2)
+    # A hand-made step schedule (500 steps at 1e-2, then 200 at 1e-3), tuned for constant
+    # rates: schedule="constant" opts out of fit's default cosine decay (NLL 2.85 here; cosine
+    # in both runs gives 3.10).
     es.fit(model, regime, data, steps=500, batch_size=256, optimizer=opt, seed=0,
-           progress=False)
+           progress=False, schedule="constant")
     for group in opt.param_groups:
         group["lr"] = 1e-3
     es.fit(model, regime, data, steps=200, batch_size=256, optimizer=opt, seed=1,
-           progress=False)
+           progress=False, schedule="constant")
     nll = es.metrics.nll(model, test, BOX).item()
     log_z = es.metrics.log_partition(model, BOX).item()
     print(f"NCE NLL {nll:.3f}; -c {-regime.c.item():.3f} vs grid log Z {log_z:.3f}")
