@@ -235,12 +235,13 @@ def test_8gaussians_nll_and_log_partition():
     model = es.energies.MLP(dim=2, hidden=64, depth=3)
     regime = NCE("gaussian", ratio=4.0)
     opt = torch.optim.Adam([*model.parameters(), *regime.parameters()], lr=1e-2)
+    # docs/scripts/contrastive.py's hand-made steps (constant 1e-2, then 1e-3)
     es.fit(model, regime, train, steps=500, batch_size=256, optimizer=opt, seed=0,
-           progress=False)
+           progress=False, schedule="constant")
     for group in opt.param_groups:
         group["lr"] = 1e-3
     es.fit(model, regime, train, steps=200, batch_size=256, optimizer=opt, seed=1,
-           progress=False)
+           progress=False, schedule="constant")
     true_nll = -world.log_prob(test).mean().item()
     assert es.metrics.nll(model, test, world.box).item() == pytest.approx(true_nll, abs=0.15)
     log_z = es.metrics.log_partition(model, world.box).item()
