@@ -5,7 +5,9 @@ One step, in full::
     y, x = next batch               # in memory: data[randint(n, batch_size)], on the device
     step = regime(model, y, x)      # Step(loss or None, logs)
     if step.loss is not None:
-        optimizer.zero_grad(); step.loss.backward(); optimizer.step()
+        optimizer.zero_grad(); step.loss.backward()
+        lr = initial_lr * schedule(t / steps)   # cosine by default: (1 + cos(pi t / steps)) / 2
+        optimizer.step()
     regime.after_step(model)
 
 Logs stay on the device. Every ``log_every`` steps, and before each checkpoint, the loop
@@ -185,7 +187,8 @@ def fit(model: nn.Module, regime: Regime, data, *, steps: int | None = None,
     start = 0
     if optimizer is not None:  # a run's schedule starts from the rates it is handed
         for group in optimizer.param_groups:
-            group["initial_lr"] = group["lr"]
+            lr = group["lr"]
+            group["initial_lr"] = lr.clone() if isinstance(lr, Tensor) else lr
     if resume is not None:
         start = _checkpoint.restore(resume, model, regime, optimizer, history, source)
         model.to(device)  # state created on load (a fitted noise) arrives on the CPU
