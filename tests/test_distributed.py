@@ -82,6 +82,7 @@ def _worker(rank: int, init: str, out: str) -> None:
         results[key] = (loss, grads)
     if rank == 0:
         torch.save(results, out)
+    dist.barrier()  # no rank tears gloo down while another still talks to it
     dist.destroy_process_group()
 
 
